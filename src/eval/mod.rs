@@ -1,0 +1,1 @@
+//! Trajectory evaluation: ATE and RPE as in the TUM RGB-D benchmark.
