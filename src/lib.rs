@@ -12,6 +12,7 @@
 pub mod error;
 pub mod eval;
 pub mod geometry;
+pub mod io;
 pub mod sensor;
 
 pub use error::{Error, Result};

@@ -307,12 +307,17 @@ mod tests {
 
     #[test]
     fn distortion_round_trip_freiburg_presets() {
-        for camera in [PinholeCamera::tum_freiburg1(), PinholeCamera::tum_freiburg2()] {
+        for camera in [
+            PinholeCamera::tum_freiburg1(),
+            PinholeCamera::tum_freiburg2(),
+        ] {
             let mut worst: f64 = 0.0;
             for v in (0..camera.height).step_by(8) {
                 for u in (0..camera.width).step_by(8) {
                     let pixel = Point2::new(f64::from(u), f64::from(v));
-                    let xy = camera.pixel_to_normalized(pixel).expect("undistort converges");
+                    let xy = camera
+                        .pixel_to_normalized(pixel)
+                        .expect("undistort converges");
                     let back = camera.normalized_to_pixel(xy);
                     worst = worst.max((back - pixel).norm());
                 }
@@ -325,7 +330,11 @@ mod tests {
     fn distortion_jacobian_matches_finite_differences() {
         let d = PinholeCamera::tum_freiburg1().distortion;
         let h = 1e-7;
-        for xy in [Vector2::new(0.1, -0.2), Vector2::new(-0.5, 0.4), Vector2::new(0.0, 0.0)] {
+        for xy in [
+            Vector2::new(0.1, -0.2),
+            Vector2::new(-0.5, 0.4),
+            Vector2::new(0.0, 0.0),
+        ] {
             let j = d.distort_jacobian(xy);
             for k in 0..2 {
                 let mut e = Vector2::zeros();

@@ -59,7 +59,11 @@ pub fn pose_at(
         return None;
     }
     let t = timestamp.secs_since(a.timestamp) / span_s;
-    Some(interpolate_pose(&a.world_from_camera, &b.world_from_camera, t))
+    Some(interpolate_pose(
+        &a.world_from_camera,
+        &b.world_from_camera,
+        t,
+    ))
 }
 
 #[cfg(test)]

@@ -67,8 +67,7 @@ impl RgbdFrame {
 
     /// Depth at `(u, v)` in metres (`0.0` = invalid). `None` outside the image.
     pub fn depth_at(&self, u: u32, v: u32) -> Option<f32> {
-        (u < self.width && v < self.height)
-            .then(|| self.depth_m[(v * self.width + u) as usize])
+        (u < self.width && v < self.height).then(|| self.depth_m[(v * self.width + u) as usize])
     }
 
     /// Colour at `(u, v)`. `None` outside the image.
@@ -141,7 +140,13 @@ mod tests {
     #[test]
     fn rejects_size_mismatch() {
         let err = RgbdFrame::new(Timestamp(7), 4, 2, vec![[0; 3]; 8], vec![0.0; 7]).unwrap_err();
-        assert!(matches!(err, Error::InvalidFrame { frame: Timestamp(7), .. }));
+        assert!(matches!(
+            err,
+            Error::InvalidFrame {
+                frame: Timestamp(7),
+                ..
+            }
+        ));
         assert!(RgbdFrame::new(Timestamp(0), 0, 2, vec![], vec![]).is_err());
     }
 

@@ -119,8 +119,14 @@ mod tests {
             Timestamp::parse_secs("1305031225.9334").unwrap().as_nanos(),
             1_305_031_225_933_400_000
         );
-        assert_eq!(Timestamp::parse_secs("12").unwrap().as_nanos(), 12 * NS_PER_S);
-        assert_eq!(Timestamp::parse_secs("-0.5").unwrap().as_nanos(), -NS_PER_S / 2);
+        assert_eq!(
+            Timestamp::parse_secs("12").unwrap().as_nanos(),
+            12 * NS_PER_S
+        );
+        assert_eq!(
+            Timestamp::parse_secs("-0.5").unwrap().as_nanos(),
+            -NS_PER_S / 2
+        );
         assert_eq!(
             Timestamp::parse_secs("0.0000000015").unwrap().as_nanos(),
             2,
@@ -137,7 +143,14 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for ns in [0_i64, 1, 999, 1_000, 1_305_031_229_528_748_123, -1_500_000_000] {
+        for ns in [
+            0_i64,
+            1,
+            999,
+            1_000,
+            1_305_031_229_528_748_123,
+            -1_500_000_000,
+        ] {
             let t = Timestamp(ns);
             assert_eq!(Timestamp::parse_secs(&t.to_string()), Some(t));
         }
