@@ -1,7 +1,7 @@
 //! Line-oriented text parsing shared by the dataset readers.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -37,32 +37,6 @@ pub fn data_lines(text: &str) -> impl Iterator<Item = DataLine<'_>> {
             fields: trimmed.split_whitespace().collect(),
         })
     })
-}
-
-/// Reads the lines of a buffered reader one at a time (streaming), skipping
-/// blanks and comments; yields `(line_number, fields)` with owned strings.
-pub fn stream_data_lines<R: BufRead>(
-    reader: R,
-    path: &Path,
-) -> impl Iterator<Item = Result<(usize, Vec<String>)>> + '_
-where
-    R: 'static,
-{
-    reader
-        .lines()
-        .enumerate()
-        .filter_map(move |(i, line)| match line {
-            Err(e) => Some(Err(Error::io(path, e))),
-            Ok(raw) => {
-                let trimmed = raw.trim();
-                (!trimmed.is_empty() && !trimmed.starts_with('#')).then(|| {
-                    Ok((
-                        i + 1,
-                        trimmed.split_whitespace().map(str::to_owned).collect(),
-                    ))
-                })
-            }
-        })
 }
 
 impl DataLine<'_> {

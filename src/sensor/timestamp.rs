@@ -98,7 +98,7 @@ impl fmt::Display for Timestamp {
         let abs = self.0.unsigned_abs();
         let secs = abs / NS_PER_S as u64;
         let frac = abs % NS_PER_S as u64;
-        if frac % 1000 == 0 {
+        if frac.is_multiple_of(1000) {
             write!(f, "{sign}{secs}.{:06}", frac / 1000)
         } else {
             write!(f, "{sign}{secs}.{frac:09}")
