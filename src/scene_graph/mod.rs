@@ -1,4 +1,10 @@
 //! Semantic scene graph with physics: objects, support surfaces, masses,
 //! push forces and grasps.
 
+mod graph;
 pub mod physics;
+
+pub use graph::{
+    AgentNode, Edge, GraspCandidate, GravityAlignedBox, Layer, NodeId, ObjectNode, Relation,
+    RoomNode, SceneGraph, SurfaceNode, SCENE_GRAPH_FORMAT_VERSION,
+};
