@@ -2,6 +2,7 @@
 //! push forces and grasps.
 
 mod graph;
+pub mod grasp;
 pub mod physics;
 
 pub use graph::{
