@@ -4,6 +4,7 @@
 mod graph;
 pub mod grasp;
 pub mod physics;
+pub mod segmentation;
 
 pub use graph::{
     AgentNode, Edge, GraspCandidate, GravityAlignedBox, Layer, NodeId, ObjectNode, Relation,
