@@ -1,6 +1,7 @@
 //! Semantic scene graph with physics: objects, support surfaces, masses,
 //! push forces and grasps.
 
+pub mod geometry;
 mod graph;
 pub mod grasp;
 pub mod physics;
