@@ -1,0 +1,69 @@
+//! Fuzz entry points shared by the cargo-fuzz targets (`fuzz_targets/`) and
+//! the stable corpus replay test (`tests/fuzz_corpus.rs` includes this file).
+//!
+//! Each function feeds arbitrary bytes to the public parsers and decoders of
+//! scenemap. Errors are fine; a panic, or an `Ok` that breaks the documented
+//! invariants (checked with `assert!` here, in harness code only), is a bug.
+
+use std::path::Path;
+
+use scenemap::io::{format_tum_trajectory, parse_tum_trajectory};
+use scenemap::sensor::image_io::{decode_color, decode_depth_png, MAX_IMAGE_SIDE, TUM_DEPTH_SCALE};
+use scenemap::sensor::tum::{parse_accelerometer, parse_file_list};
+
+/// Image lists, trajectories and accelerometer text.
+pub fn tum_text(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let path = Path::new("<fuzz>");
+    if let Ok(entries) = parse_file_list(&text, path) {
+        assert!(entries
+            .windows(2)
+            .all(|w| w[0].timestamp < w[1].timestamp && w[0].line < w[1].line));
+        let printed: String = entries
+            .iter()
+            .map(|e| format!("{} {}\n", e.timestamp, e.file))
+            .collect();
+        let again = parse_file_list(&printed, path).map(|v| v.len());
+        assert_eq!(
+            again.ok(),
+            Some(entries.len()),
+            "file list does not round-trip"
+        );
+    }
+    if let Ok(poses) = parse_tum_trajectory(&text, path) {
+        assert!(poses.windows(2).all(|w| w[0].timestamp < w[1].timestamp));
+        let again = parse_tum_trajectory(&format_tum_trajectory(&poses), path).map(|v| v.len());
+        assert_eq!(
+            again.ok(),
+            Some(poses.len()),
+            "trajectory does not round-trip"
+        );
+    }
+    if let Ok(samples) = parse_accelerometer(&text, path) {
+        assert!(samples.windows(2).all(|w| w[0].timestamp < w[1].timestamp));
+        assert!(samples.iter().all(|s| s
+            .accel_m_s2
+            .is_some_and(|a| a.iter().all(|v| v.is_finite()))));
+    }
+}
+
+/// Depth PNG and colour PNG/JPEG decoding.
+pub fn depth_png(data: &[u8]) {
+    let path = Path::new("<fuzz>");
+    if let Ok(depth) = decode_depth_png(data, path, TUM_DEPTH_SCALE) {
+        assert!(depth.width <= MAX_IMAGE_SIDE && depth.height <= MAX_IMAGE_SIDE);
+        assert_eq!(
+            depth.depth_m.len(),
+            depth.width as usize * depth.height as usize
+        );
+        let max_m = f32::from(u16::MAX) / TUM_DEPTH_SCALE;
+        assert!(depth.depth_m.iter().all(|&d| (0.0..=max_m).contains(&d)));
+    }
+    if let Ok(color) = decode_color(data, path) {
+        assert!(color.width <= MAX_IMAGE_SIDE && color.height <= MAX_IMAGE_SIDE);
+        assert_eq!(
+            color.pixels.len(),
+            color.width as usize * color.height as usize
+        );
+    }
+}
