@@ -4,6 +4,7 @@
 pub mod geometry;
 mod graph;
 pub mod grasp;
+pub mod map_query;
 pub mod physics;
 pub mod segmentation;
 

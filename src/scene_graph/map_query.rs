@@ -1,0 +1,184 @@
+//! What the scene graph needs from the dense map, as a trait so the graph
+//! does not depend on the map's storage.
+
+use nalgebra::{Point3, Vector3};
+
+use crate::scene_graph::grasp::OccupancyQuery;
+
+/// Read access to a signed-distance map.
+pub trait MapQuery: Sync {
+    /// Voxel edge length, m.
+    fn voxel_size_m(&self) -> f64;
+
+    /// Signed distance (m, positive in free space) and fusion weight of the
+    /// voxel containing `point_m`; `None` where nothing was observed.
+    fn sdf_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)>;
+}
+
+/// Surface samples of the map (e.g. mesh vertices) with outward normals.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SurfaceSamples {
+    /// Points, world frame, m.
+    pub points_m: Vec<Point3<f32>>,
+    /// Unit normals pointing into free space.
+    pub normals: Vec<Vector3<f32>>,
+}
+
+/// Adapts a [`MapQuery`] to the grasp planner's occupancy question: free
+/// means observed and farther than `radius_m` from any surface; unobserved
+/// space counts as occupied (a gripper must not move through the unknown).
+pub struct MapOccupancy<'a, M: MapQuery + ?Sized>(pub &'a M);
+
+impl<M: MapQuery + ?Sized> OccupancyQuery for MapOccupancy<'_, M> {
+    fn is_free(&self, point_m: &Point3<f64>, radius_m: f64) -> bool {
+        match self.0.sdf_at(point_m) {
+            Some((sdf, weight)) => weight > 0.0 && f64::from(sdf) > radius_m,
+            None => false,
+        }
+    }
+}
+
+/// Volume enclosed by an object inside an axis-aligned region: voxels whose
+/// observed signed distance is negative, plus unobserved voxels enclosed
+/// between occupied ones in the same vertical column (the hidden interior of
+/// a solid object is never observed, yet it is part of it; the observed free
+/// space under a table top or a chair seat is not).
+///
+/// `belongs` restricts the count to the object's own footprint.
+pub fn enclosed_volume_m3(
+    map: &(impl MapQuery + ?Sized),
+    min_m: &Point3<f64>,
+    max_m: &Point3<f64>,
+    belongs: impl Fn(&Point3<f64>) -> bool,
+) -> f64 {
+    let v = map.voxel_size_m();
+    if v <= 0.0 {
+        return 0.0;
+    }
+    let nx = ((max_m.x - min_m.x) / v).ceil().max(0.0) as usize;
+    let ny = ((max_m.y - min_m.y) / v).ceil().max(0.0) as usize;
+    let nz = ((max_m.z - min_m.z) / v).ceil().max(0.0) as usize;
+    let mut count = 0_usize;
+    let mut column = Vec::with_capacity(nz);
+    for i in 0..nx {
+        for j in 0..ny {
+            let x = min_m.x + (i as f64 + 0.5) * v;
+            let y = min_m.y + (j as f64 + 0.5) * v;
+            if !belongs(&Point3::new(x, y, min_m.z)) {
+                continue;
+            }
+            column.clear();
+            // Per voxel: Some(true) occupied, Some(false) observed free, None unknown.
+            for k in 0..nz {
+                let p = Point3::new(x, y, min_m.z + (k as f64 + 0.5) * v);
+                column.push(match map.sdf_at(&p) {
+                    Some((sdf, w)) if w > 0.0 => Some(sdf < 0.0),
+                    _ => None,
+                });
+            }
+            count += count_enclosed(&column);
+        }
+    }
+    count as f64 * v * v * v
+}
+
+/// Occupied voxels plus unknown runs bounded by occupied voxels on both
+/// sides (or by an occupied voxel above and the region floor below).
+fn count_enclosed(column: &[Option<bool>]) -> usize {
+    let mut count = 0;
+    let mut pending_unknown = 0;
+    let mut below_is_solid = true; // the region's bottom rests on the support
+    for cell in column {
+        match cell {
+            Some(true) => {
+                if below_is_solid {
+                    count += pending_unknown;
+                }
+                pending_unknown = 0;
+                count += 1;
+                below_is_solid = true;
+            }
+            Some(false) => {
+                pending_unknown = 0;
+                below_is_solid = false;
+            }
+            None => pending_unknown += 1,
+        }
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A solid sphere observed only in a shell of ±3 voxels around its
+    /// surface (as a TSDF sees it): interior unknown, exterior free.
+    struct ShellSphere {
+        center: Point3<f64>,
+        radius: f64,
+        voxel: f64,
+    }
+
+    impl MapQuery for ShellSphere {
+        fn voxel_size_m(&self) -> f64 {
+            self.voxel
+        }
+        fn sdf_at(&self, p: &Point3<f64>) -> Option<(f32, f32)> {
+            // Snap to the voxel centre like a voxel grid.
+            let snap = |c: f64| ((c / self.voxel).floor() + 0.5) * self.voxel;
+            let q = Point3::new(snap(p.x), snap(p.y), snap(p.z));
+            let d = (q - self.center).norm() - self.radius;
+            (d > -3.0 * self.voxel).then_some((d as f32, 1.0))
+        }
+    }
+
+    #[test]
+    fn hidden_interior_counts_as_volume() {
+        let sphere = ShellSphere {
+            center: Point3::new(0.0, 0.0, 0.3),
+            radius: 0.2,
+            voxel: 0.01,
+        };
+        let v = enclosed_volume_m3(
+            &sphere,
+            &Point3::new(-0.3, -0.3, 0.0),
+            &Point3::new(0.3, 0.3, 0.6),
+            |_| true,
+        );
+        let truth = 4.0 / 3.0 * std::f64::consts::PI * 0.2_f64.powi(3);
+        assert!((v / truth - 1.0).abs() < 0.05, "volume {v} vs {truth}");
+    }
+
+    #[test]
+    fn column_rules() {
+        use Some as S;
+        // unknown above free space is not enclosed; between solids it is.
+        assert_eq!(
+            count_enclosed(&[S(false), None, S(true), None, None, S(true), S(false)]),
+            4
+        );
+        assert_eq!(
+            count_enclosed(&[None, None, S(true)]),
+            3,
+            "rests on the support"
+        );
+        assert_eq!(count_enclosed(&[S(false), None, None]), 0);
+    }
+
+    #[test]
+    fn occupancy_treats_unknown_as_blocked() {
+        let sphere = ShellSphere {
+            center: Point3::origin(),
+            radius: 0.1,
+            voxel: 0.01,
+        };
+        let occ = MapOccupancy(&sphere);
+        assert!(occ.is_free(&Point3::new(0.15, 0.0, 0.0), 0.02));
+        assert!(!occ.is_free(&Point3::new(0.105, 0.0, 0.0), 0.02));
+        assert!(
+            !occ.is_free(&Point3::new(0.0, 0.0, 0.0), 0.0),
+            "interior unknown"
+        );
+    }
+}
