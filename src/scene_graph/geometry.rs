@@ -119,6 +119,120 @@ pub fn detect_horizontal_planes(
     planes
 }
 
+/// A vertical plane (wall candidate): `normal · p = offset_m`, normal horizontal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VerticalPlane {
+    /// Unit horizontal normal.
+    pub normal: Vector3<f64>,
+    /// Plane offset along the normal, m.
+    pub offset_m: f64,
+    /// Indices of the inlier points.
+    pub inliers: Vec<usize>,
+    /// Horizontal extent of the inliers along the plane, m.
+    pub width_m: f64,
+    /// Vertical extent of the inliers, m.
+    pub height_m: f64,
+}
+
+/// Finds large vertical planes (walls): a Hough vote over (normal azimuth,
+/// offset) of every point with a horizontal normal — with gravity known a
+/// vertical plane has two parameters — then inliers within the tolerance
+/// whose normal agrees (either sign), kept when at least `min_width_m` wide
+/// and `min_height_m` tall.
+pub fn detect_vertical_planes(
+    points_m: &[Point3<f32>],
+    normals: &[Vector3<f32>],
+    config: &PlaneConfig,
+    min_width_m: f64,
+    min_height_m: f64,
+) -> Vec<VerticalPlane> {
+    let sin_tol = config.normal_tolerance_deg.to_radians().sin() as f32;
+    let cos_tol = config.normal_tolerance_deg.to_radians().cos();
+    let tol = config.distance_tolerance_m;
+    let angle_bin = 2.0_f64.to_radians();
+    let mut remaining: Vec<usize> = (0..points_m.len().min(normals.len()))
+        .filter(|&i| normals[i].z.abs() <= sin_tol && points_m[i].x.is_finite())
+        .collect();
+    let mut planes = Vec::new();
+    for _ in 0..config.max_planes {
+        if remaining.len() < config.min_inliers {
+            break;
+        }
+        // Canonical normal: azimuth in [0, π) (a plane and its flip are one plane).
+        let canonical = |i: usize| {
+            let n = normals[i];
+            let mut az = f64::from(n.y).atan2(f64::from(n.x));
+            if az < 0.0 {
+                az += std::f64::consts::PI;
+            }
+            if az >= std::f64::consts::PI {
+                az -= std::f64::consts::PI;
+            }
+            let normal = Vector3::new(az.cos(), az.sin(), 0.0);
+            let p = points_m[i];
+            (
+                az,
+                normal.dot(&Vector3::new(f64::from(p.x), f64::from(p.y), 0.0)),
+            )
+        };
+        let mut votes: HashMap<(i64, i64), usize> = HashMap::new();
+        for &i in &remaining {
+            let (az, d) = canonical(i);
+            *votes
+                .entry(((az / angle_bin).floor() as i64, (d / tol).floor() as i64))
+                .or_insert(0) += 1;
+        }
+        let Some((&(ab, db), _)) = votes.iter().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        else {
+            break;
+        };
+        let az = (ab as f64 + 0.5) * angle_bin;
+        let normal = Vector3::new(az.cos(), az.sin(), 0.0);
+        let offset = (db as f64 + 0.5) * tol;
+        let inliers: Vec<usize> = remaining
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let p = points_m[i];
+                let n = normals[i].cast::<f64>();
+                (normal.dot(&Vector3::new(f64::from(p.x), f64::from(p.y), 0.0)) - offset).abs()
+                    <= 1.5 * tol
+                    && normal.dot(&n).abs() >= cos_tol
+            })
+            .collect();
+        if inliers.len() < config.min_inliers {
+            break;
+        }
+        remaining.retain(|i| inliers.binary_search(i).is_err());
+        let along = Vector3::new(-normal.y, normal.x, 0.0);
+        let (mut a_lo, mut a_hi, mut z_lo, mut z_hi) = (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        );
+        for &i in &inliers {
+            let p = points_m[i].cast::<f64>();
+            let a = along.dot(&p.coords);
+            a_lo = a_lo.min(a);
+            a_hi = a_hi.max(a);
+            z_lo = z_lo.min(p.z);
+            z_hi = z_hi.max(p.z);
+        }
+        let (width, height) = (a_hi - a_lo, z_hi - z_lo);
+        if width >= min_width_m && height >= min_height_m {
+            planes.push(VerticalPlane {
+                normal,
+                offset_m: offset,
+                inliers,
+                width_m: width,
+                height_m: height,
+            });
+        }
+    }
+    planes
+}
+
 /// Splits `indices` into 8-connected components of occupied cells on a
 /// horizontal grid of `cell_m`.
 fn grid_components(points_m: &[Point3<f32>], indices: &[usize], cell_m: f64) -> Vec<Vec<usize>> {

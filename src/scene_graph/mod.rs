@@ -1,6 +1,7 @@
 //! Semantic scene graph with physics: objects, support surfaces, masses,
 //! push forces and grasps.
 
+mod builder;
 pub mod geometry;
 mod graph;
 pub mod grasp;
@@ -8,6 +9,7 @@ pub mod map_query;
 pub mod physics;
 pub mod segmentation;
 
+pub use builder::{SceneGraphBuilder, SceneGraphConfig, SceneGraphUpdateStats};
 pub use graph::{
     AgentNode, Edge, GraspCandidate, GravityAlignedBox, Layer, NodeId, ObjectNode, Relation,
     RoomNode, SceneGraph, SurfaceNode, SCENE_GRAPH_FORMAT_VERSION,
