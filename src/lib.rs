@@ -13,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub mod geometry;
 pub mod io;
+pub mod odometry;
 pub mod scene_graph;
 pub mod sensor;
 

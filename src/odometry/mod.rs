@@ -1,0 +1,2 @@
+//! Odometry back end: keyframe pose graph optimisation.
+pub mod pose_graph;
