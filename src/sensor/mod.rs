@@ -2,6 +2,7 @@
 
 mod frame;
 pub mod image_io;
+pub mod synthetic;
 mod timestamp;
 pub mod tum;
 

@@ -38,6 +38,39 @@ pub fn read_tum_accelerometer(path: impl AsRef<Path>) -> Result<Vec<ImuSample>> 
     parse_accelerometer(&read_to_string(path)?, path)
 }
 
+/// Parses scenemap's `imu.txt` (`timestamp gx gy gz ax ay az`: rad/s and
+/// m/s² in the IMU frame), the file the synthetic writer produces next to a
+/// TUM layout. Same rules as [`parse_accelerometer`].
+pub fn parse_imu_text(text: &str, path: &Path) -> Result<Vec<ImuSample>> {
+    let mut samples: Vec<ImuSample> = Vec::new();
+    for line in data_lines(text) {
+        line.expect_fields(path, 7)?;
+        let timestamp = line.timestamp(path, 0)?;
+        let mut v = [0.0; 6];
+        for (k, value) in v.iter_mut().enumerate() {
+            *value = line.f64(path, k + 1)?;
+        }
+        check_increasing(
+            path,
+            line.line,
+            samples.last().map(|s| s.timestamp),
+            timestamp,
+        )?;
+        samples.push(ImuSample::new(
+            timestamp,
+            Vector3::new(v[0], v[1], v[2]),
+            Vector3::new(v[3], v[4], v[5]),
+        ));
+    }
+    Ok(samples)
+}
+
+/// Reads scenemap's `imu.txt` (see [`parse_imu_text`]).
+pub fn read_imu_file(path: impl AsRef<Path>) -> Result<Vec<ImuSample>> {
+    let path = path.as_ref();
+    parse_imu_text(&read_to_string(path)?, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

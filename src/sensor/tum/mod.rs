@@ -25,7 +25,9 @@ mod frames;
 
 use std::path::{Path, PathBuf};
 
-pub use accelerometer::{parse_accelerometer, read_tum_accelerometer};
+pub use accelerometer::{
+    parse_accelerometer, parse_imu_text, read_imu_file, read_tum_accelerometer,
+};
 pub use associate::{associate, DEFAULT_MAX_DIFFERENCE_S};
 pub use camera_select::camera_for_folder_name;
 pub use file_list::{parse_file_list, read_file_list, FileListEntry};
