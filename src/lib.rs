@@ -13,9 +13,11 @@ pub mod error;
 pub mod eval;
 pub mod geometry;
 pub mod io;
+pub mod mesh;
 pub mod odometry;
 pub mod scene_graph;
 pub mod sensor;
+pub mod tsdf;
 
 pub use error::{Error, Result};
 pub use geometry::{BrownConrady, PinholeCamera, StampedPose};

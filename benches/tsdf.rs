@@ -1,0 +1,164 @@
+//! TSDF benchmarks on real TUM fr1/desk frames (640×480, groundtruth poses):
+//! steady-state integration at 5 / 2 / 1 cm, full meshing, incremental
+//! meshing per frame, raycasting.
+//!
+//! `cargo bench --bench tsdf -- --warm-up-time 1 --measurement-time 3`
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use nalgebra::Isometry3;
+use scenemap::geometry::pose_at;
+use scenemap::io::read_tum_trajectory;
+use scenemap::mesh::{mesh_volume, Mesher};
+use scenemap::tsdf::{Raycaster, TsdfConfig, TsdfIntegrator, TsdfVolume};
+use scenemap::{PinholeCamera, RgbdFrame, Timestamp};
+
+fn sequence_dir() -> PathBuf {
+    let root = std::env::var_os("SCENEMAP_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data"));
+    root.join("tum/fr1_desk_9f")
+}
+
+fn list(dir: &Path, name: &str) -> Vec<(Timestamp, PathBuf)> {
+    let text = std::fs::read_to_string(dir.join(name)).expect("list file");
+    scenemap::io::text::data_lines(&text)
+        .map(|line| {
+            let t = Timestamp::parse_secs(line.fields[0]).expect("timestamp");
+            (t, dir.join(line.fields[1]))
+        })
+        .collect()
+}
+
+/// The 9 frames with their groundtruth `world_from_camera`.
+fn load_frames() -> Vec<(RgbdFrame, Isometry3<f64>)> {
+    let dir = sequence_dir();
+    let trajectory = read_tum_trajectory(dir.join("groundtruth.txt")).expect("groundtruth");
+    let rgb = list(&dir, "rgb.txt");
+    let depth = list(&dir, "depth.txt");
+    rgb.iter()
+        .zip(&depth)
+        .map(|((t, rgb_path), (_, depth_path))| {
+            let depth_image = image::open(depth_path).expect("depth png").into_luma16();
+            let color_image = image::open(rgb_path).expect("rgb png").into_rgb8();
+            let (w, h) = depth_image.dimensions();
+            let depth_m = depth_image
+                .pixels()
+                .map(|p| f32::from(p.0[0]) / 5000.0)
+                .collect();
+            let color = color_image.pixels().map(|p| p.0).collect();
+            let frame = RgbdFrame::new(*t, w, h, color, depth_m).expect("frame");
+            let pose = pose_at(&trajectory, *t, 0.02).expect("groundtruth pose");
+            (frame, pose)
+        })
+        .collect()
+}
+
+fn build_map(
+    frames: &[(RgbdFrame, Isometry3<f64>)],
+    camera: &PinholeCamera,
+    voxel_m: f32,
+) -> (TsdfVolume, TsdfIntegrator) {
+    let mut volume = TsdfVolume::new(TsdfConfig::for_voxel_size_m(voxel_m)).expect("config");
+    let mut integrator = TsdfIntegrator::new();
+    for (frame, pose) in frames {
+        integrator
+            .integrate(&mut volume, frame, camera, pose)
+            .expect("integrate");
+    }
+    (volume, integrator)
+}
+
+fn benches(c: &mut Criterion) {
+    let frames = load_frames();
+    let camera = PinholeCamera::tum_freiburg1();
+    let (probe, probe_pose) = &frames[4];
+
+    let mut group = c.benchmark_group("integrate_640x480");
+    for voxel_cm in [5_u32, 2, 1] {
+        let voxel_m = voxel_cm as f32 / 100.0;
+        let (mut volume, mut integrator) = build_map(&frames, &camera, voxel_m);
+        let stats = integrator
+            .integrate(&mut volume, probe, &camera, probe_pose)
+            .expect("integrate");
+        eprintln!(
+            "{voxel_cm} cm: {} blocks, {:.3} B/voxel payload {}, per frame: {stats:?}",
+            volume.block_count(),
+            volume.memory_bytes_per_voxel(),
+            volume.bytes_per_voxel()
+        );
+        group.bench_function(BenchmarkId::from_parameter(format!("{voxel_cm}cm")), |b| {
+            b.iter(|| integrator.integrate(&mut volume, black_box(probe), &camera, probe_pose))
+        });
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("mesh_full");
+    group.sample_size(10);
+    for voxel_cm in [5_u32, 2, 1] {
+        let (volume, _) = build_map(&frames, &camera, voxel_cm as f32 / 100.0);
+        let mesh = mesh_volume(&volume);
+        eprintln!(
+            "{voxel_cm} cm mesh: {} vertices, {} triangles",
+            mesh.vertex_count(),
+            mesh.triangle_count()
+        );
+        group.bench_function(BenchmarkId::from_parameter(format!("{voxel_cm}cm")), |b| {
+            b.iter(|| mesh_volume(black_box(&volume)))
+        });
+    }
+    group.finish();
+
+    // Running reconstruction at 2 cm: integrate the next frame (not timed),
+    // then time the incremental mesher update (and, separately, assembly).
+    let mut group = c.benchmark_group("mesh_incremental_2cm");
+    {
+        let (mut volume, mut integrator) = build_map(&frames, &camera, 0.02);
+        let mut mesher = Mesher::new();
+        mesher.update(&mut volume);
+        let mut k = 0;
+        group.bench_function("update_per_frame", |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let (frame, pose) = &frames[k % frames.len()];
+                    k += 1;
+                    integrator
+                        .integrate(&mut volume, frame, &camera, pose)
+                        .expect("integrate");
+                    let start = Instant::now();
+                    black_box(mesher.update(&mut volume));
+                    total += start.elapsed();
+                }
+                total
+            })
+        });
+        group.bench_function("assemble_full_mesh", |b| b.iter(|| mesher.mesh()));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("raycast_640x480");
+    group.sample_size(20);
+    {
+        let (volume, _) = build_map(&frames, &camera, 0.02);
+        let mut raycaster = Raycaster::new();
+        let image = raycaster
+            .render(&volume, &camera, probe_pose)
+            .expect("raycast");
+        eprintln!(
+            "raycast 2 cm: {} of {} pixels hit",
+            image.hit_count(),
+            image.depth_m.len()
+        );
+        group.bench_function("2cm", |b| {
+            b.iter(|| raycaster.render(black_box(&volume), &camera, probe_pose))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(tsdf, benches);
+criterion_main!(tsdf);

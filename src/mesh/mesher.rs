@@ -1,0 +1,388 @@
+//! Incremental marching cubes over the TSDF's voxel blocks.
+//!
+//! The cube with minimum corner at global voxel `g` belongs to block
+//! `floor(g / 8)`; its corners are voxel centres, so cubes on a block's
+//! upper faces read the neighbouring blocks. Vertices sit on grid edges and
+//! are keyed by the edge's global id (start voxel + axis): neighbouring
+//! blocks compute bit-identical vertices for a shared edge and the assembly
+//! merges them, so the mesh has neither cracks nor duplicated vertices.
+//!
+//! A block's piece reads voxels of its 26 neighbours (cube corners on the
+//! upper side, central-difference normals on both sides), so when a block is
+//! dirty, it and its 26 neighbours are re-meshed — which makes the
+//! incremental mesh identical to a full re-mesh.
+
+use nalgebra::{Point3, Vector3};
+use rayon::prelude::*;
+
+use super::tables::{case_triangles, edge_axis, CUBE_CORNERS, CUBE_EDGES};
+use super::Mesh;
+use crate::tsdf::{local_voxel_index, BlockIndex, BlockMap, BlockSet, TsdfVolume, BLOCK_SIZE_VOX};
+
+/// Padded grid per block: local voxels −1 ..= 9 on each axis.
+const PAD: usize = BLOCK_SIZE_VOX + 3;
+const PAD3: usize = PAD * PAD * PAD;
+/// Edge start voxels of a block's cubes: local 0 ..= 8 on each axis.
+const EDGE_SPAN: usize = BLOCK_SIZE_VOX + 1;
+
+#[inline]
+fn pad_index(x: usize, y: usize, z: usize) -> usize {
+    x + PAD * (y + PAD * z)
+}
+
+/// Global id of a grid edge: the block and local index of its start voxel,
+/// times 3, plus the axis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct EdgeKey {
+    block: BlockIndex,
+    code: u16,
+}
+
+/// The triangles of the cubes owned by one block, with its own vertex list.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BlockMesh {
+    /// Vertex positions, world frame, metres.
+    pub vertices: Vec<Point3<f32>>,
+    /// Unit normals (SDF gradient, towards free space), world frame.
+    pub normals: Vec<Vector3<f32>>,
+    /// Vertex colours.
+    pub colors: Vec<[u8; 3]>,
+    /// Triangles indexing this piece's vertices, counter-clockwise seen
+    /// from free space.
+    pub triangles: Vec<[u32; 3]>,
+    edge_keys: Vec<EdgeKey>,
+}
+
+/// What one [`Mesher::update`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MeshUpdateStats {
+    /// Blocks the volume reported dirty.
+    pub blocks_dirty: usize,
+    /// Blocks re-meshed (dirty blocks and their 26 neighbours).
+    pub blocks_meshed: usize,
+    /// Blocks holding triangles after the update.
+    pub blocks_with_triangles: usize,
+}
+
+/// Keeps one mesh piece per block and re-meshes only what changed.
+#[derive(Clone, Debug, Default)]
+pub struct Mesher {
+    pieces: BlockMap<BlockMesh>,
+}
+
+impl Mesher {
+    /// An empty mesher.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Consumes the volume's dirty set and re-meshes those blocks and the
+    /// neighbours whose cubes or normals read them (parallel over blocks).
+    pub fn update(&mut self, volume: &mut TsdfVolume) -> MeshUpdateStats {
+        let dirty = volume.take_dirty_blocks();
+        let mut affected = BlockSet::default();
+        for index in &dirty {
+            for dz in -1..=1 {
+                for dy in -1..=1 {
+                    for dx in -1..=1 {
+                        affected.insert(index.offset(dx, dy, dz));
+                    }
+                }
+            }
+        }
+        let affected: Vec<BlockIndex> = affected.into_iter().collect();
+        let volume: &TsdfVolume = volume;
+        let pieces: Vec<(BlockIndex, Option<BlockMesh>)> = affected
+            .par_iter()
+            .map(|index| (*index, mesh_block(volume, *index)))
+            .collect();
+        let blocks_meshed = pieces.len();
+        for (index, piece) in pieces {
+            match piece {
+                Some(piece) => {
+                    self.pieces.insert(index, piece);
+                }
+                None => {
+                    self.pieces.remove(&index);
+                }
+            }
+        }
+        MeshUpdateStats {
+            blocks_dirty: dirty.len(),
+            blocks_meshed,
+            blocks_with_triangles: self.pieces.len(),
+        }
+    }
+
+    /// Drops all pieces and meshes every block of the volume (clearing its
+    /// dirty set).
+    pub fn remesh_all(&mut self, volume: &mut TsdfVolume) -> MeshUpdateStats {
+        let blocks_dirty = volume.take_dirty_blocks().len();
+        self.pieces = mesh_pieces(volume);
+        MeshUpdateStats {
+            blocks_dirty,
+            blocks_meshed: volume.block_count(),
+            blocks_with_triangles: self.pieces.len(),
+        }
+    }
+
+    /// The piece of block `index`, if it holds triangles.
+    pub fn block_mesh(&self, index: &BlockIndex) -> Option<&BlockMesh> {
+        self.pieces.get(index)
+    }
+
+    /// All non-empty pieces (unordered), e.g. to stream per-block updates.
+    pub fn block_meshes(&self) -> impl Iterator<Item = (&BlockIndex, &BlockMesh)> {
+        self.pieces.iter()
+    }
+
+    /// Assembles the pieces into one mesh, merging shared border vertices.
+    /// Deterministic (blocks in sorted order).
+    pub fn mesh(&self) -> Mesh {
+        assemble(&self.pieces)
+    }
+}
+
+/// Meshes the whole volume at once (ignores and keeps its dirty set).
+pub fn mesh_volume(volume: &TsdfVolume) -> Mesh {
+    assemble(&mesh_pieces(volume))
+}
+
+fn mesh_pieces(volume: &TsdfVolume) -> BlockMap<BlockMesh> {
+    let indices = volume.block_indices();
+    indices
+        .par_iter()
+        .filter_map(|index| mesh_block(volume, *index).map(|piece| (*index, piece)))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect()
+}
+
+fn assemble(pieces: &BlockMap<BlockMesh>) -> Mesh {
+    let mut order: Vec<&BlockIndex> = pieces.keys().collect();
+    order.sort_unstable();
+    let vertex_total: usize = pieces.values().map(|p| p.vertices.len()).sum();
+    let triangle_total: usize = pieces.values().map(|p| p.triangles.len()).sum();
+    let mut mesh = Mesh {
+        vertices: Vec::with_capacity(vertex_total),
+        normals: Vec::with_capacity(vertex_total),
+        colors: Vec::with_capacity(vertex_total),
+        triangles: Vec::with_capacity(triangle_total),
+    };
+    let mut ids: std::collections::HashMap<EdgeKey, u32, crate::tsdf::BuildBlockHasher> =
+        std::collections::HashMap::with_capacity_and_hasher(vertex_total, Default::default());
+    let mut remap = Vec::new();
+    for index in order {
+        let piece = &pieces[index];
+        remap.clear();
+        for (k, key) in piece.edge_keys.iter().enumerate() {
+            let id = *ids.entry(*key).or_insert_with(|| {
+                mesh.vertices.push(piece.vertices[k]);
+                mesh.normals.push(piece.normals[k]);
+                mesh.colors.push(piece.colors[k]);
+                (mesh.vertices.len() - 1) as u32
+            });
+            remap.push(id);
+        }
+        mesh.triangles.extend(piece.triangles.iter().map(|t| {
+            [
+                remap[t[0] as usize],
+                remap[t[1] as usize],
+                remap[t[2] as usize],
+            ]
+        }));
+    }
+    mesh
+}
+
+/// Voxels of a block and its neighbours copied into a padded local grid.
+struct PaddedGrid {
+    sdf: [f32; PAD3],
+    observed: [bool; PAD3],
+    color: [[u8; 3]; PAD3],
+}
+
+impl PaddedGrid {
+    /// Gathers local voxels −1..=9 around `index`; returns `None` when no
+    /// cube of the block can hold a zero crossing.
+    fn gather(volume: &TsdfVolume, index: BlockIndex) -> Option<Box<Self>> {
+        volume.block(&index)?;
+        let mut grid = Box::new(PaddedGrid {
+            sdf: [0.0; PAD3],
+            observed: [false; PAD3],
+            color: [[0; 3]; PAD3],
+        });
+        // For neighbour offset d: its local voxel range and where it lands.
+        let span = |d: i32| -> (usize, usize, usize) {
+            match d {
+                -1 => (BLOCK_SIZE_VOX - 1, BLOCK_SIZE_VOX, 0),
+                0 => (0, BLOCK_SIZE_VOX, 1),
+                _ => (0, 2, BLOCK_SIZE_VOX + 1),
+            }
+        };
+        let (mut negative, mut positive) = (false, false);
+        for dz in -1..=1 {
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    let Some(block) = volume.block(&index.offset(dx, dy, dz)) else {
+                        continue;
+                    };
+                    let (x0, x1, px) = span(dx);
+                    let (y0, y1, py) = span(dy);
+                    let (z0, z1, pz) = span(dz);
+                    let (sdf, weight, color) = (block.sdf_raw(), block.weights(), block.colors());
+                    for z in z0..z1 {
+                        for y in y0..y1 {
+                            for x in x0..x1 {
+                                let l = local_voxel_index(x, y, z);
+                                let (gx, gy, gz) = (px + x - x0, py + y - y0, pz + z - z0);
+                                let p = pad_index(gx, gy, gz);
+                                if weight[l] == 0 {
+                                    continue;
+                                }
+                                let s = f32::from(sdf[l]);
+                                grid.sdf[p] = s;
+                                grid.observed[p] = true;
+                                grid.color[p] = color[l];
+                                // Cube corners are padded 1..=9.
+                                if (1..=9).contains(&gx)
+                                    && (1..=9).contains(&gy)
+                                    && (1..=9).contains(&gz)
+                                {
+                                    negative |= s < 0.0;
+                                    positive |= s >= 0.0;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (negative && positive).then_some(grid)
+    }
+
+    /// Central-difference gradient at a padded voxel (one-sided next to
+    /// unobserved voxels).
+    fn gradient(&self, x: usize, y: usize, z: usize) -> Vector3<f32> {
+        let p = pad_index(x, y, z);
+        let strides = [1, PAD, PAD * PAD];
+        let coords = [x, y, z];
+        let mut g = Vector3::zeros();
+        for a in 0..3 {
+            let lo = (coords[a] > 0)
+                .then(|| p - strides[a])
+                .filter(|&q| self.observed[q]);
+            let hi = (coords[a] + 1 < PAD)
+                .then(|| p + strides[a])
+                .filter(|&q| self.observed[q]);
+            g[a] = match (lo, hi) {
+                (Some(l), Some(h)) => 0.5 * (self.sdf[h] - self.sdf[l]),
+                (None, Some(h)) => self.sdf[h] - self.sdf[p],
+                (Some(l), None) => self.sdf[p] - self.sdf[l],
+                (None, None) => 0.0,
+            };
+        }
+        g
+    }
+}
+
+/// Marching cubes over the 8³ cubes owned by block `index`; `None` when the
+/// block is absent or holds no triangle.
+fn mesh_block(volume: &TsdfVolume, index: BlockIndex) -> Option<BlockMesh> {
+    let grid = PaddedGrid::gather(volume, index)?;
+    let voxel_m = volume.voxel_size_m();
+    let first = index.first_voxel();
+    let mut piece = BlockMesh::default();
+    let mut vertex_of_edge = [u32::MAX; EDGE_SPAN * EDGE_SPAN * EDGE_SPAN * 3];
+    let corner_offsets: [usize; 8] = CUBE_CORNERS.map(|[x, y, z]| pad_index(x, y, z));
+    for z in 0..BLOCK_SIZE_VOX {
+        for y in 0..BLOCK_SIZE_VOX {
+            for x in 0..BLOCK_SIZE_VOX {
+                let base = pad_index(x + 1, y + 1, z + 1);
+                let mut case = 0_u8;
+                let mut all_observed = true;
+                for (i, off) in corner_offsets.iter().enumerate() {
+                    all_observed &= grid.observed[base + off];
+                    case |= u8::from(grid.sdf[base + off] < 0.0) << i;
+                }
+                if !all_observed || case == 0 || case == 255 {
+                    continue;
+                }
+                let mut edge_vertex = [0_u32; 12];
+                for (e, &[a, b]) in CUBE_EDGES.iter().enumerate() {
+                    if (case >> a & 1) == (case >> b & 1) {
+                        continue;
+                    }
+                    let axis = edge_axis(e);
+                    let s = CUBE_CORNERS[a];
+                    let start = [x + s[0], y + s[1], z + s[2]];
+                    let slot =
+                        ((start[0] + EDGE_SPAN * (start[1] + EDGE_SPAN * start[2])) * 3) + axis;
+                    if vertex_of_edge[slot] == u32::MAX {
+                        vertex_of_edge[slot] =
+                            push_vertex(&mut piece, &grid, first, start, axis, voxel_m);
+                    }
+                    edge_vertex[e] = vertex_of_edge[slot];
+                }
+                piece.triangles.extend(case_triangles(case).iter().map(|t| {
+                    [
+                        edge_vertex[t[0] as usize],
+                        edge_vertex[t[1] as usize],
+                        edge_vertex[t[2] as usize],
+                    ]
+                }));
+            }
+        }
+    }
+    (!piece.triangles.is_empty()).then_some(piece)
+}
+
+/// Adds the vertex on the edge from local voxel `start` along `axis`:
+/// linear interpolation of the zero crossing, colour and gradient.
+fn push_vertex(
+    piece: &mut BlockMesh,
+    grid: &PaddedGrid,
+    first: [i32; 3],
+    start: [usize; 3],
+    axis: usize,
+    voxel_m: f32,
+) -> u32 {
+    let mut end = start;
+    end[axis] += 1;
+    let p0 = pad_index(start[0] + 1, start[1] + 1, start[2] + 1);
+    let p1 = pad_index(end[0] + 1, end[1] + 1, end[2] + 1);
+    let (s0, s1) = (grid.sdf[p0], grid.sdf[p1]);
+    let t = s0 / (s0 - s1);
+    let global = [
+        first[0] + start[0] as i32,
+        first[1] + start[1] as i32,
+        first[2] + start[2] as i32,
+    ];
+    let mut position = Point3::new(
+        (global[0] as f32 + 0.5) * voxel_m,
+        (global[1] as f32 + 0.5) * voxel_m,
+        (global[2] as f32 + 0.5) * voxel_m,
+    );
+    position[axis] += t * voxel_m;
+    let g0 = grid.gradient(start[0] + 1, start[1] + 1, start[2] + 1);
+    let g1 = grid.gradient(end[0] + 1, end[1] + 1, end[2] + 1);
+    let g = g0 + (g1 - g0) * t;
+    let normal = g.try_normalize(1e-12).unwrap_or_else(Vector3::zeros);
+    let (c0, c1) = (grid.color[p0], grid.color[p1]);
+    let color = [0, 1, 2]
+        .map(|k| (f32::from(c0[k]) + (f32::from(c1[k]) - f32::from(c0[k])) * t).round() as u8);
+    let owner = BlockIndex::of_voxel(global);
+    let local = local_voxel_index(
+        (global[0] & 7) as usize,
+        (global[1] & 7) as usize,
+        (global[2] & 7) as usize,
+    );
+    piece.edge_keys.push(EdgeKey {
+        block: owner,
+        code: (local * 3 + axis) as u16,
+    });
+    piece.vertices.push(position);
+    piece.normals.push(normal);
+    piece.colors.push(color);
+    (piece.vertices.len() - 1) as u32
+}
