@@ -3,6 +3,30 @@
 //! Real-time 3D spatial mapping for robots with an RGB-D camera and an IMU:
 //! tracking, dense TSDF mapping and a semantic scene graph with physics.
 //!
+//! ## Quick start
+//!
+//! ```
+//! use scenemap::mesh::Mesher;
+//! use scenemap::sensor::synthetic::{SequenceConfig, SyntheticSequence, TrajectoryPreset};
+//! use scenemap::tsdf::{TsdfConfig, TsdfIntegrator, TsdfVolume};
+//!
+//! // A seeded synthetic furnished room seen by a moving RGB-D camera
+//! // (or `scenemap::sensor::TumSequence::open("rgbd_dataset_freiburg1_desk")?`).
+//! let config = SequenceConfig { duration_s: 0.1, ..SequenceConfig::default() };
+//! let sequence = SyntheticSequence::furnished(7, TrajectoryPreset::Gentle, config)?;
+//! let mut map = TsdfVolume::new(TsdfConfig::for_voxel_size_m(0.05))?;
+//! let (mut integrator, mut mesher) = (TsdfIntegrator::new(), Mesher::new());
+//! for i in 0..sequence.frame_count() {
+//!     let rendered = sequence.render_frame(i)?;
+//!     let world_from_camera = sequence.world_from_camera_at(rendered.frame.timestamp);
+//!     integrator.integrate(&mut map, &rendered.frame, sequence.camera(), &world_from_camera)?;
+//!     mesher.update(&mut map); // re-meshes only the blocks that changed
+//! }
+//! let mesh = mesher.mesh();
+//! assert!(mesh.triangle_count() > 1000);
+//! # Ok::<(), scenemap::Error>(())
+//! ```
+//!
 //! Poses are [`nalgebra::Isometry3<f64>`] named `a_from_b` (Sophus
 //! convention): `world_from_camera * camera_from_point` gives the point in
 //! world coordinates. Units are suffixed to names (`_m`, `_s`, `_kg`, `_n`).
