@@ -46,3 +46,8 @@ pub mod tsdf;
 pub use error::{Error, Result};
 pub use geometry::{BrownConrady, PinholeCamera, StampedPose};
 pub use sensor::{ImuSample, RgbdFrame, Timestamp};
+
+/// The README's code blocks, compiled as doc tests so the README stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
