@@ -6,6 +6,7 @@
 //! rewrites the generated seed files.
 
 #[path = "../fuzz/src/lib.rs"]
+#[allow(dead_code)] // each replay test uses some of the entry points
 mod fuzz_entry;
 
 use std::fs;

@@ -67,3 +67,32 @@ pub fn depth_png(data: &[u8]) {
         );
     }
 }
+
+/// Map file loading (`TsdfVolume::from_map_bytes`): a loaded map re-saves to
+/// bytes that load again to the same map.
+pub fn map_file(data: &[u8]) {
+    let path = Path::new("<fuzz>");
+    if let Ok(volume) = scenemap::tsdf::TsdfVolume::from_map_bytes(data, path) {
+        let bytes = volume.to_map_bytes();
+        let again =
+            scenemap::tsdf::TsdfVolume::from_map_bytes(&bytes, path).map(|v| v.to_map_bytes());
+        assert_eq!(again.ok(), Some(bytes), "map file does not round-trip");
+    }
+}
+
+/// Scene-graph JSON import: an accepted graph re-exports and re-imports.
+pub fn scene_graph_json(data: &[u8]) {
+    let path = Path::new("<fuzz>");
+    let text = String::from_utf8_lossy(data);
+    if let Ok(graph) = scenemap::scene_graph::SceneGraph::from_json(&text, path) {
+        let json = graph.to_json().ok();
+        let again = json
+            .as_deref()
+            .and_then(|j| scenemap::scene_graph::SceneGraph::from_json(j, path).ok());
+        assert_eq!(
+            again.map(|g| g.objects().count()),
+            Some(graph.objects().count()),
+            "scene graph does not round-trip"
+        );
+    }
+}
