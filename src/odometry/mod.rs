@@ -29,6 +29,9 @@
 //! ```
 
 mod config;
+pub mod keyframe_image;
+pub mod keyframes;
+pub mod loop_closure;
 mod normal_equations;
 pub mod pose_graph;
 pub mod pyramid;
