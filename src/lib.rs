@@ -36,6 +36,7 @@
 pub mod error;
 pub mod eval;
 pub mod geometry;
+pub mod imu;
 pub mod io;
 pub mod mesh;
 pub mod odometry;
