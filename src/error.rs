@@ -92,6 +92,11 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+
+    /// The visualisation sink (Rerun viewer, gRPC connection, .rrd file)
+    /// failed or a `--rerun` argument could not be parsed.
+    #[error("visualisation: {0}")]
+    Viz(String),
 }
 
 impl Error {

@@ -43,6 +43,9 @@ pub mod odometry;
 pub mod scene_graph;
 pub mod sensor;
 pub mod tsdf;
+#[cfg(feature = "rerun")]
+pub mod viz;
+pub mod viz_png;
 
 pub use error::{Error, Result};
 pub use geometry::{BrownConrady, PinholeCamera, StampedPose};
