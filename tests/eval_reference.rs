@@ -259,3 +259,104 @@ fn rpe_one_second_matches_tum_evaluate_rpe() {
     assert!((paper.rotation_deg.rmse / r.rotation_deg.rmse - 1.0).abs() < 1e-9);
     assert!((paper.translation_m.rmse / r.translation_m.rmse - 1.0).abs() < 0.5);
 }
+
+/// Regenerates `tests/data/fr1_rpy_odometry_estimate.txt`: scenemap's own
+/// frame-to-frame RGB-D odometry over all of fr1_rpy, the real estimate whose
+/// ATE/RPE reference values were computed with evo (see REFERENCE.md).
+#[test]
+#[ignore = "writes tests/data; run by hand in release"]
+fn regenerate_odometry_estimate() {
+    use nalgebra::Isometry3;
+    use scenemap::odometry::{OdometryConfig, RgbdOdometry};
+    use scenemap::sensor::TumSequence;
+    use scenemap::StampedPose;
+
+    let dir = common::tum_sequence("fr1_rpy").expect("fr1_rpy present");
+    let sequence = TumSequence::open(&dir).unwrap();
+    let odometry = RgbdOdometry::new(sequence.camera(), OdometryConfig::default()).unwrap();
+    let (mut world_from_camera, mut velocity) = (Isometry3::identity(), Isometry3::identity());
+    let mut reference = None;
+    let mut poses = Vec::new();
+    for frame in sequence.frames() {
+        let frame = frame.unwrap();
+        let current = odometry.prepare(&frame).unwrap();
+        if let Some(reference) = &reference {
+            let result = odometry.track(reference, &current, &velocity).unwrap();
+            if !result.status.is_lost() {
+                velocity = result.reference_from_current;
+            }
+            world_from_camera *= result.reference_from_current;
+        }
+        poses.push(StampedPose::new(frame.timestamp, world_from_camera));
+        reference = Some(current);
+    }
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/fr1_rpy_odometry_estimate.txt");
+    scenemap::io::write_tum_trajectory(out, &poses).unwrap();
+}
+
+/// scenemap's own frame-to-frame odometry over fr1_rpy (a real estimate,
+/// `tests/data/fr1_rpy_odometry_estimate.txt`) scored by us and by evo 1.31.0.
+#[test]
+fn real_odometry_estimate_matches_evo() {
+    let Some(dir) = common::tum_sequence("fr1_rpy") else {
+        return;
+    };
+    let gt = read_tum_trajectory(dir.join("groundtruth.txt")).unwrap();
+    let est = read_tum_trajectory(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/fr1_rpy_odometry_estimate.txt"),
+    )
+    .unwrap();
+    let a = ate(
+        &est,
+        &gt,
+        &AteOptions::default().with_alignment(AlignmentKind::Se3),
+    )
+    .unwrap();
+    // evo_ape tum GT EST -a --t_max_diff 0.02
+    assert_matches(
+        "ATE SE(3), real estimate",
+        &a.translation_m,
+        &Reference {
+            rmse: 0.03878437620069281,
+            mean: 0.0352156264049836,
+            median: 0.03528922607056788,
+            std: 0.016250769033540786,
+            min: 0.004988048094479398,
+            max: 0.11360989159955313,
+            count: 692,
+        },
+    );
+    let options = RpeOptions {
+        delta: RpeDelta::Frames(1),
+        ..RpeOptions::default()
+    };
+    let r = rpe(&est, &gt, &options).unwrap();
+    // evo_rpe tum GT EST --delta 1 --delta_unit f --t_max_diff 0.02 --pose_relation trans_part / angle_deg
+    assert_matches(
+        "RPE 1 frame translation, real estimate",
+        &r.translation_m,
+        &Reference {
+            rmse: 0.004884509732100462,
+            mean: 0.0038481099147968066,
+            median: 0.0029533689640261753,
+            std: 0.003008402467527682,
+            min: 0.00016867710852001895,
+            max: 0.023210959773195757,
+            count: 691,
+        },
+    );
+    assert_matches(
+        "RPE 1 frame rotation, real estimate",
+        &r.rotation_deg,
+        &Reference {
+            rmse: 0.926289991701253,
+            mean: 0.6615444505099127,
+            median: 0.47465314161308214,
+            std: 0.6483610789717756,
+            min: 0.011127302276779341,
+            max: 4.49547122473467,
+            count: 691,
+        },
+    );
+}
