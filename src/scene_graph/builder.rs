@@ -29,6 +29,7 @@ use crate::scene_graph::geometry::{
     gravity_aligned_box, HorizontalPlane, PlaneConfig,
 };
 use crate::scene_graph::grasp::{antipodal_grasps, GripperConfig};
+use crate::scene_graph::gravity::GravityFrameMap;
 use crate::scene_graph::map_query::{enclosed_volume_m3, MapOccupancy, MapQuery, SurfaceSamples};
 use crate::scene_graph::physics::{estimate_mass, MaterialPriors};
 use crate::scene_graph::segmentation::{ClassVotes, InstanceSegmentation};
@@ -66,7 +67,7 @@ impl Default for SceneGraphConfig {
     fn default() -> Self {
         Self {
             planes: PlaneConfig::default(),
-            cluster_radius_m: 0.05,
+            cluster_radius_m: 0.035,
             min_object_points: 30,
             wall_min_extent_m: 1.2,
             association_min_iou: 0.2,
@@ -116,7 +117,15 @@ pub struct SceneGraphBuilder {
     priors: MaterialPriors,
     graph: SceneGraph,
     tracks: BTreeMap<NodeId, Track>,
+    gravity_from_world: Isometry3<f64>,
+    /// Objects missing from recent updates (merged into a neighbour for a
+    /// while, or not segmented out), kept to give them their id back, with
+    /// the number of updates they have been missing.
+    lost: Vec<(ObjectNode, Track, u32)>,
 }
+
+/// Updates a lost object is remembered for re-identification.
+const LOST_MEMORY_UPDATES: u32 = 3;
 
 impl SceneGraphBuilder {
     /// A builder with the shipped material priors.
@@ -127,7 +136,25 @@ impl SceneGraphBuilder {
             priors: MaterialPriors::embedded()?,
             graph: SceneGraph::new(),
             tracks: BTreeMap::new(),
+            gravity_from_world: Isometry3::identity(),
+            lost: Vec::new(),
         })
+    }
+
+    /// Sets the map's orientation with respect to gravity: the graph is
+    /// built and expressed in the gravity frame (z up), `gravity_from_world`
+    /// away from the map's world frame (see
+    /// [`gravity_from_world_for_up`](crate::scene_graph::gravity::gravity_from_world_for_up)).
+    /// Samples, map and camera poses stay in world coordinates; the builder
+    /// converts them. The default is the identity (world already z up).
+    pub fn with_gravity_from_world(mut self, gravity_from_world: Isometry3<f64>) -> Self {
+        self.gravity_from_world = gravity_from_world;
+        self
+    }
+
+    /// The gravity frame of the graph, from the map's world frame.
+    pub fn gravity_from_world(&self) -> &Isometry3<f64> {
+        &self.gravity_from_world
     }
 
     /// The current graph.
@@ -135,8 +162,38 @@ impl SceneGraphBuilder {
         &self.graph
     }
 
-    /// Re-derives surfaces and objects from the map's surface samples.
+    /// Re-derives surfaces and objects from the map's surface samples
+    /// (world frame, normals towards free space) and the map itself.
     pub fn update(
+        &mut self,
+        samples: &SurfaceSamples,
+        map: &(impl MapQuery + ?Sized),
+        timestamp: Timestamp,
+    ) -> Result<SceneGraphUpdateStats> {
+        let gravity_map = GravityFrameMap {
+            map,
+            world_from_gravity: self.gravity_from_world.inverse(),
+        };
+        if self.gravity_from_world == Isometry3::identity() {
+            return self.update_in_gravity_frame(samples, &gravity_map, timestamp);
+        }
+        let gravity_from_world = self.gravity_from_world.cast::<f32>();
+        let transformed = SurfaceSamples {
+            points_m: samples
+                .points_m
+                .iter()
+                .map(|p| gravity_from_world * p)
+                .collect(),
+            normals: samples
+                .normals
+                .iter()
+                .map(|n| gravity_from_world * n)
+                .collect(),
+        };
+        self.update_in_gravity_frame(&transformed, &gravity_map, timestamp)
+    }
+
+    fn update_in_gravity_frame(
         &mut self,
         samples: &SurfaceSamples,
         map: &(impl MapQuery + ?Sized),
@@ -185,6 +242,17 @@ impl SceneGraphBuilder {
                 structure[i] = true;
             }
         }
+        // Whatever lies on a wall's plane (corners, where the normal bends
+        // into the next wall; skirting) is structure too.
+        for (i, p) in pts[..n].iter().enumerate() {
+            let xy = Vector3::new(f64::from(p.x), f64::from(p.y), 0.0);
+            if walls
+                .iter()
+                .any(|w| (w.normal.dot(&xy) - w.offset_m).abs() <= 1.5 * tol)
+            {
+                structure[i] = true;
+            }
+        }
         for (i, p) in pts[..n].iter().enumerate() {
             let z = f64::from(p.z);
             if z <= floor_z + tol || (ceiling_z.is_finite() && z >= ceiling_z - tol) {
@@ -218,6 +286,7 @@ impl SceneGraphBuilder {
             .graph
             .objects()
             .map(|o| (o.id, o.bounding_box))
+            .chain(self.lost.iter().map(|(o, _, _)| (o.id, o.bounding_box)))
             .collect();
         let mut described = Vec::new();
         for cand in &candidates {
@@ -231,6 +300,16 @@ impl SceneGraphBuilder {
             described.push(bbox);
         }
         let assignment = associate_boxes(&previous, &described, self.config.association_min_iou);
+        // Lost objects found again come back with their history.
+        let revived: BTreeSet<NodeId> = assignment.values().flatten().copied().collect();
+        for (node, track, _) in std::mem::take(&mut self.lost) {
+            if revived.contains(&node.id) {
+                self.tracks.insert(node.id, track);
+                self.graph.upsert_object(node);
+            } else {
+                self.lost.push((node, track, 0));
+            }
+        }
 
         // 5. Surfaces (rebuilt each update; ids follow by overlap).
         let old_surfaces: Vec<(NodeId, GravityAlignedBox)> = self
@@ -333,7 +412,15 @@ impl SceneGraphBuilder {
             .map(|o| o.id)
             .filter(|id| !kept.contains(id))
             .collect();
+        for (_, _, age) in &mut self.lost {
+            *age += 1;
+        }
+        self.lost.retain(|(_, _, age)| *age <= LOST_MEMORY_UPDATES);
         for id in stale {
+            if let Some(node) = self.graph.object(id).cloned() {
+                let track = self.tracks.remove(&id).unwrap_or_default();
+                self.lost.push((node, track, 1));
+            }
             self.graph.remove(id);
             self.tracks.remove(&id);
         }
@@ -370,11 +457,31 @@ impl SceneGraphBuilder {
                 continue;
             }
             let patch_set: BTreeSet<usize> = patch.inliers.iter().copied().collect();
+            // The space an object on this patch can occupy: above it, over
+            // its footprint, and below the next board of the same furniture
+            // over it (shelves) — that board's front edge and underside
+            // (2 cm boards and thinner) are not objects on this one.
+            let ceiling = patches
+                .iter()
+                .enumerate()
+                .filter(|(j, other)| {
+                    *j != k
+                        && other.height_m > patch.height_m + 3.0 * tol
+                        && footprint_overlap(&other.extent, &patch.extent) > 0.5
+                        && other.inliers.iter().filter(|i| members.contains(i)).count() * 2
+                            >= other.inliers.len()
+                })
+                .map(|(_, other)| other.height_m - 0.02 - 0.5 * tol)
+                .fold(f64::INFINITY, f64::min);
             let above: Vec<usize> = remaining
                 .iter()
                 .copied()
                 .filter(|i| {
-                    !patch_set.contains(i) && f64::from(pts[*i].z) > patch.height_m + 0.5 * tol
+                    let z = f64::from(pts[*i].z);
+                    !patch_set.contains(i)
+                        && z > patch.height_m + 0.5 * tol
+                        && z < ceiling
+                        && inside_footprint(&shrunk, &pts[*i])
                 })
                 .collect();
             let above_pts: Vec<Point3<f32>> = above.iter().map(|&i| pts[i]).collect();
@@ -386,8 +493,7 @@ impl SceneGraphBuilder {
                     .map(|&i| f64::from(pts[i].z))
                     .fold(f64::INFINITY, f64::min);
                 let resting = z_min < patch.height_m + 4.0 * tol;
-                let within = comp.iter().all(|&i| inside_footprint(&shrunk, &pts[i]));
-                if resting && within {
+                if resting {
                     for i in &comp {
                         remaining.remove(i);
                     }
@@ -576,14 +682,15 @@ impl SceneGraphBuilder {
         if let Some(seg) = segmentation {
             seg.validate_for(frame)?;
         }
-        let camera_from_world = world_from_camera.inverse();
+        // Track samples live in the gravity frame.
+        let camera_from_gravity = (self.gravity_from_world * world_from_camera).inverse();
         let depth_tol = 0.05_f32;
         let mut visible_ids = Vec::new();
         for (id, track) in &mut self.tracks {
             let mut visible = 0_usize;
             let mut instance_counts: BTreeMap<u32, usize> = BTreeMap::new();
             for p in &track.samples {
-                let pc = camera_from_world * p.cast::<f64>();
+                let pc = camera_from_gravity * p.cast::<f64>();
                 let Some(px) = camera.project(&pc) else {
                     continue;
                 };
@@ -726,6 +833,30 @@ fn associate_boxes(
         }
         used_previous[p] = true;
         result.entry(c).or_default().push(previous[p].0);
+    }
+    // Second pass for what IoU left unmatched (small or thin objects whose
+    // box jitters by a voxel): the nearest unused previous object whose
+    // centre lies within half the smaller box diagonal (+ 5 cm).
+    for (c, b) in new.iter().enumerate() {
+        if result.contains_key(&c) {
+            continue;
+        }
+        let nearest = previous
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| !used_previous[*p])
+            .map(|(p, (_, old))| {
+                let d = (old.center_m - b.center_m).norm();
+                let reach =
+                    0.5 * 2.0 * old.half_extents_m.norm().min(b.half_extents_m.norm()) + 0.05;
+                (p, d, reach)
+            })
+            .filter(|(_, d, reach)| d <= reach)
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((p, _, _)) = nearest {
+            used_previous[p] = true;
+            result.entry(c).or_default().push(previous[p].0);
+        }
     }
     for ids in result.values_mut() {
         ids.sort();

@@ -187,19 +187,35 @@ pub fn detect_vertical_planes(
             break;
         };
         let az = (ab as f64 + 0.5) * angle_bin;
-        let normal = Vector3::new(az.cos(), az.sin(), 0.0);
-        let offset = (db as f64 + 0.5) * tol;
-        let inliers: Vec<usize> = remaining
-            .iter()
-            .copied()
-            .filter(|&i| {
-                let p = points_m[i];
-                let n = normals[i].cast::<f64>();
-                (normal.dot(&Vector3::new(f64::from(p.x), f64::from(p.y), 0.0)) - offset).abs()
-                    <= 1.5 * tol
-                    && normal.dot(&n).abs() >= cos_tol
-            })
-            .collect();
+        let mut normal = Vector3::new(az.cos(), az.sin(), 0.0);
+        let mut offset = (db as f64 + 0.5) * tol;
+        let select = |normal: &Vector3<f64>, offset: f64| -> Vec<usize> {
+            remaining
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    let p = points_m[i];
+                    let n = normals[i].cast::<f64>();
+                    (normal.dot(&Vector3::new(f64::from(p.x), f64::from(p.y), 0.0)) - offset).abs()
+                        <= 1.5 * tol
+                        && normal.dot(&n).abs() >= cos_tol
+                })
+                .collect()
+        };
+        let mut inliers = select(&normal, offset);
+        // The Hough bin is 2° wide: a wall's far end is off by ~1 cm per
+        // half metre. Refit the line through the inliers (total least
+        // squares in xy) and re-select, twice.
+        for _ in 0..2 {
+            let Some((n, d)) = fit_vertical_plane(points_m, &inliers) else {
+                break;
+            };
+            let refit = select(&n, d);
+            if refit.len() < inliers.len() {
+                break;
+            }
+            (normal, offset, inliers) = (n, d, refit);
+        }
         if inliers.len() < config.min_inliers {
             break;
         }
@@ -231,6 +247,36 @@ pub fn detect_vertical_planes(
         }
     }
     planes
+}
+
+/// Total-least-squares vertical plane through points (a line in xy): the
+/// normal is the eigenvector of the smaller eigenvalue of the 2×2 scatter.
+fn fit_vertical_plane(points_m: &[Point3<f32>], indices: &[usize]) -> Option<(Vector3<f64>, f64)> {
+    if indices.len() < 2 {
+        return None;
+    }
+    let n = indices.len() as f64;
+    let (mut mx, mut my) = (0.0, 0.0);
+    for &i in indices {
+        mx += f64::from(points_m[i].x);
+        my += f64::from(points_m[i].y);
+    }
+    let (mx, my) = (mx / n, my / n);
+    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
+    for &i in indices {
+        let dx = f64::from(points_m[i].x) - mx;
+        let dy = f64::from(points_m[i].y) - my;
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    // Direction of the line: angle of the major axis.
+    let theta = 0.5 * (2.0 * sxy).atan2(sxx - syy);
+    let normal = Vector3::new(-theta.sin(), theta.cos(), 0.0);
+    normal
+        .iter()
+        .all(|c| c.is_finite())
+        .then(|| (normal, normal.x * mx + normal.y * my))
 }
 
 /// Splits `indices` into 8-connected components of occupied cells on a

@@ -139,11 +139,13 @@ pub struct ObjectNode {
 impl ObjectNode {
     /// Force analysis for a horizontal push along `direction` (world frame)
     /// at `push_height_m` above the object's support (bottom face).
-    /// The centre of mass is taken at the centroid.
+    /// The centre of mass is taken at the bounding box's centre (uniform
+    /// fill): the centroid of the *surface samples* leans towards the faces
+    /// the camera saw, which biases the lever arm.
     pub fn push_force(&self, direction: &Vector3<f64>, push_height_m: f64) -> Result<PushEstimate> {
         let lever = self
             .bounding_box
-            .tipping_lever_arm_m(&self.centroid_m, direction)
+            .tipping_lever_arm_m(&self.bounding_box.center_m, direction)
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
                     "push direction {direction:?} has no horizontal component or the centre of mass is outside the footprint"

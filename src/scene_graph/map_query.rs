@@ -3,7 +3,9 @@
 
 use nalgebra::{Point3, Vector3};
 
+use crate::mesh::Mesh;
 use crate::scene_graph::grasp::OccupancyQuery;
+use crate::tsdf::TsdfVolume;
 
 /// Read access to a signed-distance map.
 pub trait MapQuery: Sync {
@@ -13,6 +15,39 @@ pub trait MapQuery: Sync {
     /// Signed distance (m, positive in free space) and fusion weight of the
     /// voxel containing `point_m`; `None` where nothing was observed.
     fn sdf_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)>;
+
+    /// Like [`Self::sdf_at`] but interpolated between voxels where the map
+    /// can (sub-voxel clearance tests); defaults to [`Self::sdf_at`].
+    fn sdf_interpolated_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)> {
+        self.sdf_at(point_m)
+    }
+}
+
+/// [`MapQuery::sdf_at`] is the voxel containing the point (the scene graph
+/// counts voxels); [`MapQuery::sdf_interpolated_at`] is trilinear where the
+/// 8 surrounding voxels are observed, else that voxel. Unallocated blocks
+/// and voxels of weight 0 are unobserved (`None`).
+impl MapQuery for TsdfVolume {
+    fn voxel_size_m(&self) -> f64 {
+        f64::from(TsdfVolume::voxel_size_m(self))
+    }
+
+    fn sdf_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)> {
+        let voxel = self.voxel(self.voxel_of_point(&point_m.cast::<f32>()))?;
+        (voxel.weight > 0).then_some((voxel.sdf_m, f32::from(voxel.weight)))
+    }
+
+    fn sdf_interpolated_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)> {
+        let p = point_m.cast::<f32>();
+        let voxel = self.voxel(self.voxel_of_point(&p))?;
+        if voxel.weight == 0 {
+            return None;
+        }
+        let sdf = self
+            .sdf_and_gradient_at(&p)
+            .map_or(voxel.sdf_m, |(sdf, _)| sdf);
+        Some((sdf, f32::from(voxel.weight)))
+    }
 }
 
 /// Surface samples of the map (e.g. mesh vertices) with outward normals.
@@ -24,6 +59,60 @@ pub struct SurfaceSamples {
     pub normals: Vec<Vector3<f32>>,
 }
 
+impl SurfaceSamples {
+    /// The vertices of a TSDF mesh with their normals. The mesher's normals
+    /// are the normalised SDF gradient, which points from the inside
+    /// (negative) towards free space (positive) — the orientation the scene
+    /// graph needs; vertices whose gradient vanished (zero or non-finite
+    /// normal) are dropped.
+    pub fn from_mesh(mesh: &Mesh) -> Self {
+        let mut samples = Self::default();
+        for (p, n) in mesh.vertices.iter().zip(&mesh.normals) {
+            let norm = n.norm();
+            if !(norm > 0.5 && norm.is_finite() && p.coords.iter().all(|c| c.is_finite())) {
+                continue;
+            }
+            samples.points_m.push(*p);
+            samples.normals.push(n / norm);
+        }
+        samples
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.points_m.len().min(self.normals.len())
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// At most one sample per cubic cell of `cell_m` (the first one met),
+    /// for faster scene-graph updates on dense meshes. `cell_m <= 0`
+    /// returns a copy.
+    pub fn subsampled(&self, cell_m: f32) -> Self {
+        if cell_m.is_nan() || cell_m <= 0.0 {
+            return self.clone();
+        }
+        let inv = 1.0 / cell_m;
+        let mut seen = std::collections::HashSet::with_capacity(self.len());
+        let mut out = Self::default();
+        for (p, n) in self.points_m.iter().zip(&self.normals) {
+            let key = (
+                (p.x * inv).floor() as i32,
+                (p.y * inv).floor() as i32,
+                (p.z * inv).floor() as i32,
+            );
+            if seen.insert(key) {
+                out.points_m.push(*p);
+                out.normals.push(*n);
+            }
+        }
+        out
+    }
+}
+
 /// Adapts a [`MapQuery`] to the grasp planner's occupancy question: free
 /// means observed and farther than `radius_m` from any surface; unobserved
 /// space counts as occupied (a gripper must not move through the unknown).
@@ -31,7 +120,7 @@ pub struct MapOccupancy<'a, M: MapQuery + ?Sized>(pub &'a M);
 
 impl<M: MapQuery + ?Sized> OccupancyQuery for MapOccupancy<'_, M> {
     fn is_free(&self, point_m: &Point3<f64>, radius_m: f64) -> bool {
-        match self.0.sdf_at(point_m) {
+        match self.0.sdf_interpolated_at(point_m) {
             Some((sdf, weight)) => weight > 0.0 && f64::from(sdf) > radius_m,
             None => false,
         }

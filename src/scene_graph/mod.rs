@@ -5,6 +5,8 @@ mod builder;
 pub mod geometry;
 mod graph;
 pub mod grasp;
+pub mod gravity;
+mod groundtruth_segmenter;
 pub mod map_query;
 pub mod physics;
 pub mod segmentation;

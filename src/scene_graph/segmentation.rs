@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::sensor::RgbdFrame;
 
+pub use crate::scene_graph::groundtruth_segmenter::GroundTruthSegmenter;
+
 /// Label of one instance in one frame.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InstanceLabel {
