@@ -7,6 +7,7 @@ mod graph;
 pub mod grasp;
 pub mod gravity;
 mod groundtruth_segmenter;
+pub mod label;
 pub mod map_query;
 pub mod physics;
 pub mod segmentation;
