@@ -72,6 +72,40 @@ fn build_map(
     (volume, integrator)
 }
 
+/// Process CPU time (all threads, user + system) from `/proc/self/stat`,
+/// milliseconds; `None` off Linux. Unlike wall time it barely depends on
+/// the machine's load, so the bench prints it next to criterion's numbers.
+fn process_cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are
+    // fields 14 and 15 (1-based) in clock ticks (100 Hz on Linux).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10.0)
+}
+
+/// Runs `f` until 2 s of CPU time have been used and prints the CPU
+/// milliseconds per call (divide by 2 for the wall time on 2 idle cores
+/// with perfect scaling).
+fn report_cpu(name: &str, mut f: impl FnMut()) {
+    let Some(start) = process_cpu_ms() else {
+        return;
+    };
+    let mut calls = 0_u32;
+    let mut used = 0.0;
+    while used < 2000.0 {
+        f();
+        calls += 1;
+        used = process_cpu_ms().unwrap_or(f64::INFINITY) - start;
+    }
+    eprintln!(
+        "cpu {name}: {:.2} ms CPU per call over {calls} calls",
+        used / f64::from(calls)
+    );
+}
+
 fn benches(c: &mut Criterion) {
     let frames = load_frames();
     let camera = PinholeCamera::tum_freiburg1();
@@ -90,6 +124,9 @@ fn benches(c: &mut Criterion) {
             volume.memory_bytes_per_voxel(),
             volume.bytes_per_voxel()
         );
+        report_cpu(&format!("integrate {voxel_cm}cm"), || {
+            black_box(integrator.integrate(&mut volume, probe, &camera, probe_pose)).ok();
+        });
         group.bench_function(BenchmarkId::from_parameter(format!("{voxel_cm}cm")), |b| {
             b.iter(|| integrator.integrate(&mut volume, black_box(probe), &camera, probe_pose))
         });
@@ -120,6 +157,28 @@ fn benches(c: &mut Criterion) {
         let mut mesher = Mesher::new();
         mesher.update(&mut volume);
         let mut k = 0;
+        {
+            // CPU of the mesher only: integration CPU measured separately.
+            let mut mesh_cpu = 0.0;
+            let mut calls = 0;
+            while mesh_cpu < 2000.0 && process_cpu_ms().is_some() {
+                let (frame, pose) = &frames[k % frames.len()];
+                k += 1;
+                integrator
+                    .integrate(&mut volume, frame, &camera, pose)
+                    .expect("integrate");
+                let before = process_cpu_ms().unwrap_or(0.0);
+                black_box(mesher.update(&mut volume));
+                mesh_cpu += process_cpu_ms().unwrap_or(0.0) - before;
+                calls += 1;
+            }
+            if calls > 0 {
+                eprintln!(
+                    "cpu mesh incremental 2cm: {:.2} ms CPU per update over {calls} updates",
+                    mesh_cpu / f64::from(calls)
+                );
+            }
+        }
         group.bench_function("update_per_frame", |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
@@ -153,11 +212,34 @@ fn benches(c: &mut Criterion) {
             image.hit_count(),
             image.depth_m.len()
         );
+        report_cpu("raycast 640x480 2cm", || {
+            black_box(raycaster.render(&volume, &camera, probe_pose)).ok();
+        });
         group.bench_function("2cm", |b| {
             b.iter(|| raycaster.render(black_box(&volume), &camera, probe_pose))
         });
+        group.finish();
+        // The tracker's model view: pyramid level 1 (320×240).
+        let mut group = c.benchmark_group("raycast_320x240");
+        group.sample_size(20);
+        let camera_l1 = camera.scaled_to_level(1);
+        let mut raycaster_l1 = Raycaster::new();
+        let image = raycaster_l1
+            .render(&volume, &camera_l1, probe_pose)
+            .expect("raycast");
+        eprintln!(
+            "raycast 2 cm 320x240: {} of {} pixels hit",
+            image.hit_count(),
+            image.depth_m.len()
+        );
+        report_cpu("raycast 320x240 2cm", || {
+            black_box(raycaster_l1.render(&volume, &camera_l1, probe_pose)).ok();
+        });
+        group.bench_function("2cm", |b| {
+            b.iter(|| raycaster_l1.render(black_box(&volume), &camera_l1, probe_pose))
+        });
+        group.finish();
     }
-    group.finish();
 }
 
 criterion_group!(tsdf, benches);

@@ -92,9 +92,17 @@ impl Mesher {
         }
         let affected: Vec<BlockIndex> = affected.into_iter().collect();
         let volume: &TsdfVolume = volume;
+        let signs = SignCache::new(volume, &affected);
         let pieces: Vec<(BlockIndex, Option<BlockMesh>)> = affected
             .par_iter()
-            .map(|index| (*index, mesh_block(volume, *index)))
+            .map(|index| {
+                let piece = if signs.may_cross(*index) {
+                    mesh_block(volume, *index)
+                } else {
+                    None
+                };
+                (*index, piece)
+            })
             .collect();
         let blocks_meshed = pieces.len();
         for (index, piece) in pieces {
@@ -158,6 +166,56 @@ fn mesh_pieces(volume: &TsdfVolume) -> BlockMap<BlockMesh> {
         .collect()
 }
 
+/// Per block: whether it holds an observed voxel with negative SDF (bit 0)
+/// and one with non-negative SDF (bit 1). A block's cubes read only itself
+/// and its 7 upper neighbours, so without both signs among those 8 blocks
+/// it holds no zero crossing and need not be gathered.
+struct SignCache {
+    flags: BlockMap<u8>,
+}
+
+impl SignCache {
+    fn new(volume: &TsdfVolume, affected: &[BlockIndex]) -> Self {
+        let mut needed = BlockSet::default();
+        for index in affected {
+            for k in 0..8 {
+                needed.insert(index.offset(k & 1, (k >> 1) & 1, k >> 2));
+            }
+        }
+        let needed: Vec<BlockIndex> = needed.into_iter().collect();
+        let flags = needed
+            .par_iter()
+            .filter_map(|index| {
+                let block = volume.block(index)?;
+                let (mut negative, mut positive) = (false, false);
+                for (&q, &w) in block.sdf_raw().iter().zip(block.weights().iter()) {
+                    negative |= w > 0 && q < 0;
+                    positive |= w > 0 && q >= 0;
+                }
+                Some((*index, u8::from(negative) | u8::from(positive) << 1))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .collect();
+        Self { flags }
+    }
+
+    fn may_cross(&self, index: BlockIndex) -> bool {
+        if !self.flags.contains_key(&index) {
+            return false; // unallocated: no piece
+        }
+        let mut all = 0;
+        for k in 0..8 {
+            all |= self
+                .flags
+                .get(&index.offset(k & 1, (k >> 1) & 1, k >> 2))
+                .copied()
+                .unwrap_or(0);
+        }
+        all == 3
+    }
+}
+
 fn assemble(pieces: &BlockMap<BlockMesh>) -> Mesh {
     let mut order: Vec<&BlockIndex> = pieces.keys().collect();
     order.sort_unstable();
@@ -205,13 +263,13 @@ struct PaddedGrid {
 impl PaddedGrid {
     /// Gathers local voxels −1..=9 around `index`; returns `None` when no
     /// cube of the block can hold a zero crossing.
-    fn gather(volume: &TsdfVolume, index: BlockIndex) -> Option<Box<Self>> {
+    fn gather(volume: &TsdfVolume, index: BlockIndex) -> Option<Self> {
         volume.block(&index)?;
-        let mut grid = Box::new(PaddedGrid {
+        let mut grid = PaddedGrid {
             sdf: [0.0; PAD3],
             observed: [false; PAD3],
             color: [[0; 3]; PAD3],
-        });
+        };
         // For neighbour offset d: its local voxel range and where it lands.
         let span = |d: i32| -> (usize, usize, usize) {
             match d {

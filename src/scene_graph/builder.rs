@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use nalgebra::{Isometry3, Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::geometry::PinholeCamera;
 use crate::scene_graph::geometry::{
     box_iou, detect_horizontal_planes, detect_vertical_planes, euclidean_clusters, footprint,
@@ -679,6 +679,27 @@ impl SceneGraphBuilder {
         world_from_camera: &Isometry3<f64>,
         segmentation: Option<&InstanceSegmentation>,
     ) -> Result<Vec<NodeId>> {
+        // Pixels are looked up by the camera's projection: the frame must
+        // be the camera's size with full buffers.
+        let n = frame.width as usize * frame.height as usize;
+        if frame.width != camera.width
+            || frame.height != camera.height
+            || frame.depth_m.len() != n
+            || frame.color.len() != n
+        {
+            return Err(Error::InvalidFrame {
+                frame: frame.timestamp,
+                message: format!(
+                    "frame is {}x{} with {} depth and {} colour pixels; the camera is {}x{}",
+                    frame.width,
+                    frame.height,
+                    frame.depth_m.len(),
+                    frame.color.len(),
+                    camera.width,
+                    camera.height
+                ),
+            });
+        }
         if let Some(seg) = segmentation {
             seg.validate_for(frame)?;
         }

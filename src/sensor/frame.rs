@@ -67,12 +67,18 @@ impl RgbdFrame {
 
     /// Depth at `(u, v)` in metres (`0.0` = invalid). `None` outside the image.
     pub fn depth_at(&self, u: u32, v: u32) -> Option<f32> {
-        (u < self.width && v < self.height).then(|| self.depth_m[(v * self.width + u) as usize])
+        // `get`: the fields are public, so the buffer may be shorter than
+        // `width * height`; such a pixel reads as absent, never a panic.
+        (u < self.width && v < self.height)
+            .then(|| self.depth_m.get(pixel_index(u, v, self.width)).copied())
+            .flatten()
     }
 
     /// Colour at `(u, v)`. `None` outside the image.
     pub fn color_at(&self, u: u32, v: u32) -> Option<[u8; 3]> {
-        (u < self.width && v < self.height).then(|| self.color[(v * self.width + u) as usize])
+        (u < self.width && v < self.height)
+            .then(|| self.color.get(pixel_index(u, v, self.width)).copied())
+            .flatten()
     }
 
     /// Whether a depth value is a usable measurement (finite, positive).
@@ -99,6 +105,12 @@ impl RgbdFrame {
             })
             .collect()
     }
+}
+
+/// Row-major index of pixel `(u, v)`, in `usize` (no `u32` overflow).
+#[inline]
+fn pixel_index(u: u32, v: u32, width: u32) -> usize {
+    v as usize * width as usize + u as usize
 }
 
 /// One IMU measurement. Either part may be absent (TUM fr1 ships only an

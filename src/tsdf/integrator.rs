@@ -2,14 +2,14 @@
 //! KinectFusion, Newcombe et al. 2011, Eq. 6–12; block allocation as in
 //! voxel hashing, Nießner et al. 2013).
 
-use std::sync::Arc;
-
 use nalgebra::{Isometry3, Matrix3, Vector3};
 use rayon::prelude::*;
 
+use super::allocation::{blocks_in_band, is_in_range};
 use super::block::{
-    encode_sdf_normalized, floor_i32, Block, BlockIndex, BLOCK_SIZE_VOX, SDF_Q_MAX, SDF_Q_SCALE,
+    encode_sdf_normalized, Block, BlockIndex, BLOCK_SIZE_VOX, SDF_Q_MAX, SDF_Q_SCALE,
 };
+use super::camera_tables::{CameraTableCache, CameraTables, NO_PIXEL};
 use super::volume::TsdfVolume;
 use crate::error::{Error, Result};
 use crate::geometry::PinholeCamera;
@@ -29,7 +29,8 @@ pub struct IntegrationStats {
     /// `[min_integration_depth_m, max_integration_depth_m]`, or a ray whose
     /// undistortion failed.
     pub invalid_pixels: usize,
-    /// Blocks in the truncation band of some valid ray (all were updated).
+    /// Blocks visited: a superset of those in the truncation band of some
+    /// valid ray (see [`TsdfIntegrator::blocks_in_band`]).
     pub blocks_touched: usize,
     /// Blocks newly allocated by this frame (some may be freed again).
     pub blocks_allocated: usize,
@@ -41,49 +42,29 @@ pub struct IntegrationStats {
 
 /// Writes RGB-D frames into a [`TsdfVolume`].
 ///
-/// Holds per-camera caches (the undistorted ray of every pixel), so keep one
-/// integrator per camera stream. The map itself lives in the volume.
+/// Holds per-camera caches (the undistorted ray of every pixel and a
+/// projection lookup table), so keep one integrator per camera stream. The
+/// map itself lives in the volume.
 #[derive(Clone, Debug, Default)]
 pub struct TsdfIntegrator {
-    rays: RayCache,
-}
-
-/// Undistorted normalised rays per pixel, cached for the last camera.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct RayCache {
-    cached: Option<(PinholeCamera, Arc<Vec<[f32; 2]>>)>,
-}
-
-impl RayCache {
-    pub(crate) fn rays(&mut self, camera: &PinholeCamera) -> Arc<Vec<[f32; 2]>> {
-        if let Some((c, rays)) = &self.cached {
-            if c == camera {
-                return Arc::clone(rays);
-            }
-        }
-        let rays = Arc::new(camera.ray_table());
-        self.cached = Some((*camera, Arc::clone(&rays)));
-        rays
-    }
+    tables: CameraTableCache,
 }
 
 /// Everything the per-block update reads, in f32.
 struct UpdateContext<'a> {
     camera_from_world_rotation: Matrix3<f32>,
     camera_from_world_translation: Vector3<f32>,
+    tables: &'a CameraTables,
+    /// Virtual cell column = `fx · x/z + cu` (floor), likewise rows.
     fx: f32,
     fy: f32,
-    cx: f32,
-    cy: f32,
-    /// k1, k2, p1, p2, k3; `None` without distortion.
-    distortion: Option<[f32; 5]>,
-    width: usize,
-    height: usize,
-    depth_m: &'a [f32],
+    cu: f32,
+    cv: f32,
+    /// Valid depth per virtual cell, 0 where invalid.
+    virtual_depth_m: &'a [f32],
     color: &'a [[u8; 3]],
     voxel_size_m: f32,
     truncation_m: f32,
-    min_depth_m: f32,
     max_depth_m: f32,
     max_weight: u16,
 }
@@ -96,15 +77,18 @@ impl TsdfIntegrator {
 
     /// Fuses `frame`, seen by `camera` at `world_from_camera`, into `volume`.
     ///
-    /// 1. Allocation: every block crossed by the segment of a valid pixel's
-    ///    ray with depth `z ∈ [d − μ, d + μ]` (clamped at `z ≥ 0`) is
-    ///    gathered (3-D DDA over the block grid, Amanatides & Woo 1987).
-    /// 2. Update (parallel over blocks): each voxel centre is projected with
-    ///    the full camera model to the nearest pixel; with the projective
-    ///    distance `sdf = d − z` (along the optical axis), voxels with
-    ///    `sdf ≥ −μ` get `tsdf = min(1, sdf/μ)` fused by the running average
-    ///    `F ← (W F + tsdf) / (W + 1)`, `W ← min(W + 1, max_weight)`, colour
-    ///    likewise (KinectFusion Eq. 11–12 with unit observation weight).
+    /// 1. Allocation: a superset of the blocks crossed by the segment of a
+    ///    valid pixel's ray with depth `z ∈ [d − μ, d + μ]` (clamped at
+    ///    `z ≥ 0`), gathered per 8×8 pixel tile (see
+    ///    [`Self::blocks_in_band`]).
+    /// 2. Update (parallel over blocks): each voxel centre is projected to
+    ///    the nearest pixel (pinhole projection into a cached undistortion
+    ///    map, so the Brown–Conrady model costs one table read); with the
+    ///    projective distance `sdf = d − z` (along the optical axis), voxels
+    ///    with `sdf ≥ −μ` get `tsdf = min(1, sdf/μ)` fused by the running
+    ///    average `F ← (W F + tsdf) / (W + 1)`, `W ← min(W + 1, max_weight)`,
+    ///    colour likewise (KinectFusion Eq. 11–12 with unit observation
+    ///    weight).
     /// 3. Blocks without an observed voxel inside the band are released.
     ///
     /// Every updated, allocated or released block is marked dirty.
@@ -116,10 +100,11 @@ impl TsdfIntegrator {
         world_from_camera: &Isometry3<f64>,
     ) -> Result<IntegrationStats> {
         check_frame(frame, camera)?;
-        let rays = self.rays.rays(camera);
+        check_pose(volume, frame, world_from_camera)?;
+        let tables = self.tables.tables(camera);
         let config = *volume.config();
         let (candidates, valid_pixels, invalid_pixels) =
-            blocks_in_band(volume, frame, &rays, world_from_camera);
+            blocks_in_band(volume, frame, &tables, world_from_camera);
 
         // Take the touched blocks out of the map so they can be updated in
         // parallel without aliasing; new ones start as "unobserved".
@@ -131,17 +116,28 @@ impl TsdfIntegrator {
             })
             .collect();
 
+        // Depth resampled into the virtual pinhole grid (0 = invalid), so a
+        // voxel costs one random read instead of two dependent ones.
+        let (min_m, max_m) = (
+            config.min_integration_depth_m,
+            config.max_integration_depth_m,
+        );
+        let mut virtual_depth_m = vec![0.0_f32; tables.virtual_to_pixel.len()];
+        virtual_depth_m
+            .par_chunks_mut(4096)
+            .zip(tables.virtual_to_pixel.par_chunks(4096))
+            .for_each(|(out, pixels)| {
+                for (d_out, &pixel) in out.iter_mut().zip(pixels) {
+                    if pixel != NO_PIXEL {
+                        let d = frame.depth_m[pixel as usize];
+                        if is_in_range(d, min_m, max_m) {
+                            *d_out = d;
+                        }
+                    }
+                }
+            });
         let camera_from_world = world_from_camera.inverse();
-        let distortion = (!camera.distortion.is_identity()).then(|| {
-            let d = camera.distortion;
-            [
-                d.k1 as f32,
-                d.k2 as f32,
-                d.p1 as f32,
-                d.p2 as f32,
-                d.k3 as f32,
-            ]
-        });
+        let (fx, fy) = (camera.fx as f32, camera.fy as f32);
         let ctx = UpdateContext {
             camera_from_world_rotation: camera_from_world
                 .rotation
@@ -149,18 +145,15 @@ impl TsdfIntegrator {
                 .matrix()
                 .cast(),
             camera_from_world_translation: camera_from_world.translation.vector.cast(),
-            fx: camera.fx as f32,
-            fy: camera.fy as f32,
-            cx: camera.cx as f32,
-            cy: camera.cy as f32,
-            distortion,
-            width: frame.width as usize,
-            height: frame.height as usize,
-            depth_m: &frame.depth_m,
+            tables: &tables,
+            fx,
+            fy,
+            cu: 0.5 - tables.virtual_origin[0] * fx,
+            cv: 0.5 - tables.virtual_origin[1] * fy,
+            virtual_depth_m: &virtual_depth_m,
             color: &frame.color,
             voxel_size_m: config.voxel_size_m,
             truncation_m: config.truncation_distance_m,
-            min_depth_m: config.min_integration_depth_m,
             max_depth_m: config.max_integration_depth_m,
             max_weight: config.max_weight,
         };
@@ -193,9 +186,16 @@ impl TsdfIntegrator {
         Ok(stats)
     }
 
-    /// The blocks [`Self::integrate`] would touch for this frame (sorted):
-    /// those crossed by the band `z ∈ [d − μ, d + μ]` of any valid pixel's
-    /// ray. Exposed for tests and for callers that pre-fetch blocks.
+    /// The blocks [`Self::integrate`] would touch for this frame (sorted).
+    ///
+    /// Guarantee: a superset of the blocks crossed by the band
+    /// `z ∈ [d − μ, d + μ]` of any valid pixel's ray. Per 8×8 pixel tile it
+    /// adds the blocks meeting the bounding box of the tile's band frustum
+    /// (rays of the tile × `[d_min − μ, d_max + μ]`), or, for tiles whose
+    /// depths span more than one block, exactly the blocks of each pixel's
+    /// band segment (3-D DDA); so every extra block lies within the
+    /// bounding box of some tile's band frustum. Exposed for tests and for
+    /// callers that pre-fetch blocks.
     pub fn blocks_in_band(
         &mut self,
         volume: &TsdfVolume,
@@ -204,8 +204,9 @@ impl TsdfIntegrator {
         world_from_camera: &Isometry3<f64>,
     ) -> Result<Vec<BlockIndex>> {
         check_frame(frame, camera)?;
-        let rays = self.rays.rays(camera);
-        Ok(blocks_in_band(volume, frame, &rays, world_from_camera).0)
+        check_pose(volume, frame, world_from_camera)?;
+        let tables = self.tables.tables(camera);
+        Ok(blocks_in_band(volume, frame, &tables, world_from_camera).0)
     }
 }
 
@@ -230,190 +231,38 @@ fn check_frame(frame: &RgbdFrame, camera: &PinholeCamera) -> Result<()> {
     Ok(())
 }
 
-#[inline]
-fn is_in_range(depth_m: f32, min_m: f32, max_m: f32) -> bool {
-    // NaN fails both comparisons; 0 and negatives fail `> 0`.
-    depth_m > 0.0 && depth_m >= min_m && depth_m <= max_m
-}
-
-/// Unique sorted blocks crossed by the truncation band of valid rays, plus
-/// valid and invalid pixel counts. Parallel over rows.
-fn blocks_in_band(
+/// Rejects a pose that is not finite (a diverged tracker) or so far from
+/// the origin that the truncation band leaves the `i32` voxel grid (block
+/// index × 8 must not overflow): |t|∞ + max depth + μ < 2³⁰ voxels.
+fn check_pose(
     volume: &TsdfVolume,
     frame: &RgbdFrame,
-    rays: &[[f32; 2]],
     world_from_camera: &Isometry3<f64>,
-) -> (Vec<BlockIndex>, usize, usize) {
+) -> Result<()> {
+    let t = world_from_camera.translation.vector;
+    let q = world_from_camera.rotation.coords;
     let config = volume.config();
-    let mu = config.truncation_distance_m;
-    let (min_m, max_m) = (
-        config.min_integration_depth_m,
-        config.max_integration_depth_m,
-    );
-    let inv_block = 1.0 / volume.block_size_m();
-    let rotation: Matrix3<f32> = world_from_camera
-        .rotation
-        .to_rotation_matrix()
-        .matrix()
-        .cast();
-    let translation: Vector3<f32> = world_from_camera.translation.vector.cast();
-    let width = frame.width as usize;
-
-    let (mut blocks, valid, invalid) = (0..frame.height as usize)
-        .into_par_iter()
-        .fold(
-            || (Vec::new(), 0_usize, 0_usize),
-            |(mut out, mut valid, mut invalid), v| {
-                let row = v * width..(v + 1) * width;
-                let mut recent = Recent::default();
-                let mut cells = Vec::with_capacity(16);
-                let mut prev: Option<([i32; 3], [i32; 3])> = None;
-                for (&d, ray) in frame.depth_m[row.clone()].iter().zip(&rays[row]) {
-                    if !is_in_range(d, min_m, max_m) || ray[0].is_nan() {
-                        invalid += 1;
-                        continue;
-                    }
-                    valid += 1;
-                    let dir = rotation * Vector3::new(ray[0], ray[1], 1.0);
-                    let near = (d - mu).max(0.0);
-                    let far = d + mu;
-                    // Block-unit coordinates of the band's two ends.
-                    let g0 = (translation + dir * near) * inv_block;
-                    let g1 = (translation + dir * far) * inv_block;
-                    let b0 = [floor_i32(g0.x), floor_i32(g0.y), floor_i32(g0.z)];
-                    let b1 = [floor_i32(g1.x), floor_i32(g1.y), floor_i32(g1.z)];
-                    let manhattan =
-                        (b1[0] - b0[0]).abs() + (b1[1] - b0[1]).abs() + (b1[2] - b0[2]).abs();
-                    // Segments within one block or two face-adjacent blocks
-                    // cover exactly their end blocks (the union is a box, so
-                    // convex); skip them when the previous pixel had the same.
-                    if manhattan <= 1 {
-                        if prev == Some((b0, b1)) {
-                            continue;
-                        }
-                        prev = Some((b0, b1));
-                        recent.push(BlockIndex::new(b0[0], b0[1], b0[2]), &mut out);
-                        if manhattan == 1 {
-                            recent.push(BlockIndex::new(b1[0], b1[1], b1[2]), &mut out);
-                        }
-                    } else {
-                        prev = None;
-                        cells.clear();
-                        walk_blocks(&g0, &g1, b0, b1, &mut cells);
-                        for &cell in &cells {
-                            recent.push(cell, &mut out);
-                        }
-                    }
-                }
-                (out, valid, invalid)
-            },
-        )
-        .reduce(
-            || (Vec::new(), 0, 0),
-            |(mut a, va, ia), (b, vb, ib)| {
-                a.extend_from_slice(&b);
-                (a, va + vb, ia + ib)
-            },
-        );
-    blocks.par_sort_unstable();
-    blocks.dedup();
-    (blocks, valid, invalid)
-}
-
-/// The last few blocks emitted along a row: neighbouring pixels cross the
-/// same blocks, so this removes almost all duplicates before the sort.
-#[derive(Default)]
-struct Recent {
-    ring: [Option<BlockIndex>; 16],
-    next: usize,
-}
-
-impl Recent {
-    #[inline]
-    fn push(&mut self, index: BlockIndex, out: &mut Vec<BlockIndex>) {
-        if self.ring.contains(&Some(index)) {
-            return;
-        }
-        self.ring[self.next] = Some(index);
-        self.next = (self.next + 1) % self.ring.len();
-        out.push(index);
+    let reach_m = f64::from(config.max_integration_depth_m + config.truncation_distance_m);
+    let limit_m = f64::from(config.voxel_size_m) * f64::from(1_u32 << 30);
+    let finite = t.iter().chain(q.iter()).all(|v| v.is_finite());
+    if !finite || t.amax() + reach_m >= limit_m {
+        return Err(Error::InvalidFrame {
+            frame: frame.timestamp,
+            message: format!(
+                "world_from_camera translation {:?} rotation {:?} is not finite or beyond the map's extent ({limit_m:.3e} m)",
+                t.as_slice(),
+                q.as_slice()
+            ),
+        });
     }
-}
-
-/// Amanatides–Woo traversal of the unit grid from `g0` (in cell `b0`) to `g1`
-/// (in cell `b1`), pushing every cell visited. Steps only along axes that
-/// have not reached `b1`, so it always ends exactly in `b1`.
-fn walk_blocks(
-    g0: &Vector3<f32>,
-    g1: &Vector3<f32>,
-    b0: [i32; 3],
-    b1: [i32; 3],
-    out: &mut Vec<BlockIndex>,
-) {
-    let dir = g1 - g0;
-    let mut cur = b0;
-    let mut step = [0_i32; 3];
-    let mut t_max = [f32::INFINITY; 3];
-    let mut t_delta = [f32::INFINITY; 3];
-    for a in 0..3 {
-        if dir[a] > 0.0 {
-            step[a] = 1;
-            t_max[a] = (cur[a] as f32 + 1.0 - g0[a]) / dir[a];
-            t_delta[a] = 1.0 / dir[a];
-        } else if dir[a] < 0.0 {
-            step[a] = -1;
-            t_max[a] = (cur[a] as f32 - g0[a]) / dir[a];
-            t_delta[a] = -1.0 / dir[a];
-        }
-    }
-    out.push(BlockIndex::new(cur[0], cur[1], cur[2]));
-    while cur != b1 {
-        let mut axis = 3;
-        let mut best = f32::INFINITY;
-        for a in 0..3 {
-            if cur[a] != b1[a] && (axis == 3 || t_max[a] < best) {
-                axis = a;
-                best = t_max[a];
-            }
-        }
-        if axis == 3 {
-            break;
-        }
-        cur[axis] += if step[axis] == 0 {
-            (b1[axis] - cur[axis]).signum()
-        } else {
-            step[axis]
-        };
-        t_max[axis] += t_delta[axis];
-        out.push(BlockIndex::new(cur[0], cur[1], cur[2]));
-    }
-}
-
-/// Projects a camera-frame point to a pixel (with Brown–Conrady distortion,
-/// same model as [`PinholeCamera::project`]) and returns the pixel's linear
-/// index, or `None` outside the image.
-#[inline]
-fn project_to_pixel(ctx: &UpdateContext<'_>, p: &Vector3<f32>) -> Option<usize> {
-    let inv_z = 1.0 / p.z;
-    let (mut x, mut y) = (p.x * inv_z, p.y * inv_z);
-    if let Some([k1, k2, p1, p2, k3]) = ctx.distortion {
-        let r2 = x * x + y * y;
-        let radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3));
-        let xd = x * radial + 2.0 * p1 * x * y + p2 * (r2 + 2.0 * x * x);
-        let yd = y * radial + p1 * (r2 + 2.0 * y * y) + 2.0 * p2 * x * y;
-        x = xd;
-        y = yd;
-    }
-    // Nearest pixel centre; pixel centres are at integer coordinates.
-    let u = ctx.fx * x + ctx.cx + 0.5;
-    let v = ctx.fy * y + ctx.cy + 0.5;
-    if !(u >= 0.0 && v >= 0.0 && u < ctx.width as f32 && v < ctx.height as f32) {
-        return None;
-    }
-    Some(v as usize * ctx.width + u as usize)
+    Ok(())
 }
 
 /// Updates one block; returns (voxels updated, keep block).
+///
+/// Voxel centres are stepped incrementally in the camera frame (one vector
+/// add per voxel) and projected with the pinhole model into the virtual
+/// grid of [`CameraTables`], which names the nearest real pixel.
 fn update_block(index: BlockIndex, block: &mut Block, ctx: &UpdateContext<'_>) -> (usize, bool) {
     let s = ctx.voxel_size_m;
     let first = index.first_voxel();
@@ -427,6 +276,35 @@ fn update_block(index: BlockIndex, block: &mut Block, ctx: &UpdateContext<'_>) -
     let step_x: Vector3<f32> = r.column(0) * s;
     let step_y: Vector3<f32> = r.column(1) * s;
     let step_z: Vector3<f32> = r.column(2) * s;
+    // Cull: the block's depth range misses every possible update
+    // (0 < z ≤ max_depth + μ), so only the surface check remains.
+    let span = (step_x.z.abs() + step_y.z.abs() + step_z.z.abs()) * (BLOCK_SIZE_VOX - 1) as f32;
+    let z_centre =
+        origin_camera.z + 0.5 * (step_x.z + step_y.z + step_z.z) * (BLOCK_SIZE_VOX - 1) as f32;
+    let updated = if z_centre + 0.5 * span <= 1e-6
+        || z_centre - 0.5 * span > ctx.max_depth_m + ctx.truncation_m
+    {
+        0
+    } else {
+        update_voxels(block, ctx, origin_camera, [step_x, step_y, step_z])
+    };
+    let holds_surface = block
+        .weight
+        .iter()
+        .zip(block.sdf.iter())
+        .any(|(&w, &q)| w > 0 && q < FREE_SPACE_Q);
+    (updated, holds_surface)
+}
+
+/// The voxel loop of [`update_block`]; returns the number of voxels updated.
+fn update_voxels(
+    block: &mut Block,
+    ctx: &UpdateContext<'_>,
+    origin_camera: Vector3<f32>,
+    [step_x, step_y, step_z]: [Vector3<f32>; 3],
+) -> usize {
+    let tables = ctx.tables;
+    let (grid_w, grid_h) = (tables.virtual_width as f32, tables.virtual_height as f32);
     let inv_mu = 1.0 / ctx.truncation_m;
     let max_weight = u32::from(ctx.max_weight);
     let mut updated = 0;
@@ -442,11 +320,15 @@ fn update_block(index: BlockIndex, block: &mut Block, ctx: &UpdateContext<'_>) -
                 if p_camera.z <= 1e-6 {
                     continue;
                 }
-                let Some(pixel) = project_to_pixel(ctx, &p_camera) else {
+                let inv_z = 1.0 / p_camera.z;
+                let u = ctx.fx * p_camera.x * inv_z + ctx.cu;
+                let v = ctx.fy * p_camera.y * inv_z + ctx.cv;
+                if !(u >= 0.0 && v >= 0.0 && u < grid_w && v < grid_h) {
                     continue;
-                };
-                let d = ctx.depth_m[pixel];
-                if !is_in_range(d, ctx.min_depth_m, ctx.max_depth_m) {
+                }
+                let cell = v as usize * tables.virtual_width + u as usize;
+                let d = ctx.virtual_depth_m[cell];
+                if d == 0.0 {
                     continue;
                 }
                 let sdf = d - p_camera.z;
@@ -456,8 +338,10 @@ fn update_block(index: BlockIndex, block: &mut Block, ctx: &UpdateContext<'_>) -
                 let observed = (sdf * inv_mu).min(1.0);
                 let w = u32::from(block.weight[voxel]);
                 let wf = w as f32;
+                let inv_w1 = 1.0 / (wf + 1.0);
                 let old_q = block.sdf[voxel];
-                let fused = (wf * (f32::from(old_q) / SDF_Q_SCALE) + observed) / (wf + 1.0);
+                // KinectFusion Eq. 11 with unit observation weight.
+                let fused = (wf * (f32::from(old_q) / SDF_Q_SCALE) + observed) * inv_w1;
                 let mut new_q = encode_sdf_normalized(fused);
                 // Rounding can freeze a capped average one LSB short of the
                 // observation; nudge so repeated observations converge.
@@ -466,116 +350,15 @@ fn update_block(index: BlockIndex, block: &mut Block, ctx: &UpdateContext<'_>) -
                     new_q = if obs_q > old_q { old_q + 1 } else { old_q - 1 };
                 }
                 block.sdf[voxel] = new_q;
-                let c_obs = ctx.color[pixel];
+                let c_obs = ctx.color[tables.virtual_to_pixel[cell] as usize];
                 let c = &mut block.color[voxel];
                 for k in 0..3 {
-                    c[k] = ((w * u32::from(c[k]) + u32::from(c_obs[k]) + w.div_ceil(2)) / (w + 1))
-                        as u8;
+                    c[k] = ((wf * f32::from(c[k]) + f32::from(c_obs[k])) * inv_w1 + 0.5) as u8;
                 }
                 block.weight[voxel] = (w + 1).min(max_weight) as u16;
                 updated += 1;
             }
         }
     }
-    let holds_surface = block
-        .weight
-        .iter()
-        .zip(block.sdf.iter())
-        .any(|(&w, &q)| w > 0 && q < FREE_SPACE_Q);
-    (updated, holds_surface)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use nalgebra::Point3;
-
-    fn brute_cells(g0: &Vector3<f32>, g1: &Vector3<f32>) -> Vec<[i32; 3]> {
-        // Dense sampling oracle: 20k points along the segment.
-        let mut cells: Vec<[i32; 3]> = (0..=20_000)
-            .map(|k| {
-                let p = g0 + (g1 - g0) * (k as f32 / 20_000.0);
-                [p.x.floor() as i32, p.y.floor() as i32, p.z.floor() as i32]
-            })
-            .collect();
-        cells.sort_unstable();
-        cells.dedup();
-        cells
-    }
-
-    #[test]
-    fn dda_matches_dense_sampling() {
-        let mut seed = 12345_u64;
-        let mut rnd = || {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((seed >> 33) as f32 / (1u64 << 31) as f32) * 8.0 - 4.0
-        };
-        for _ in 0..200 {
-            let g0 = Vector3::new(rnd(), rnd(), rnd());
-            let g1 = Vector3::new(rnd(), rnd(), rnd());
-            let b0 = [
-                g0.x.floor() as i32,
-                g0.y.floor() as i32,
-                g0.z.floor() as i32,
-            ];
-            let b1 = [
-                g1.x.floor() as i32,
-                g1.y.floor() as i32,
-                g1.z.floor() as i32,
-            ];
-            let mut out = Vec::new();
-            walk_blocks(&g0, &g1, b0, b1, &mut out);
-            let mut dda: Vec<[i32; 3]> = out.iter().map(|b| b.to_array()).collect();
-            dda.sort_unstable();
-            dda.dedup();
-            assert_eq!(dda.len(), out.len(), "DDA visited a cell twice");
-            // Dense sampling may miss a corner clip; every sampled cell must
-            // be in the DDA set and the DDA set is a connected walk b0 → b1.
-            let brute = brute_cells(&g0, &g1);
-            for c in &brute {
-                assert!(dda.contains(c), "missed cell {c:?}");
-            }
-            assert!(dda.len() <= brute.len() + 2);
-        }
-    }
-
-    #[test]
-    fn projection_matches_camera_model() {
-        let camera = PinholeCamera::tum_freiburg1();
-        let depth = vec![1.0_f32; 640 * 480];
-        let color = vec![[0_u8; 3]; 640 * 480];
-        let d = camera.distortion;
-        let ctx = UpdateContext {
-            camera_from_world_rotation: Matrix3::identity(),
-            camera_from_world_translation: Vector3::zeros(),
-            fx: camera.fx as f32,
-            fy: camera.fy as f32,
-            cx: camera.cx as f32,
-            cy: camera.cy as f32,
-            distortion: Some([
-                d.k1 as f32,
-                d.k2 as f32,
-                d.p1 as f32,
-                d.p2 as f32,
-                d.k3 as f32,
-            ]),
-            width: 640,
-            height: 480,
-            depth_m: &depth,
-            color: &color,
-            voxel_size_m: 0.02,
-            truncation_m: 0.08,
-            min_depth_m: 0.1,
-            max_depth_m: 4.0,
-            max_weight: 10,
-        };
-        for (x, y, z) in [(0.1, -0.2, 1.3), (-0.4, 0.3, 1.0), (0.0, 0.0, 2.0)] {
-            let px = camera.project(&Point3::new(x, y, z)).unwrap();
-            let expected = (px.y + 0.5).floor() as usize * 640 + (px.x + 0.5).floor() as usize;
-            let got = project_to_pixel(&ctx, &Vector3::new(x as f32, y as f32, z as f32));
-            assert_eq!(got, Some(expected));
-        }
-    }
+    updated
 }

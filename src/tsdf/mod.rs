@@ -22,7 +22,9 @@
 //! # Ok(()) }
 //! ```
 
+mod allocation;
 mod block;
+mod camera_tables;
 mod config;
 mod integrator;
 mod map_file;

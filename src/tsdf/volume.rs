@@ -7,7 +7,7 @@ use nalgebra::{Point3, Vector3};
 
 use super::block::{
     decode_sdf, encode_sdf_normalized, floor_i32, local_voxel_index, Block, BlockIndex, BlockMap,
-    BlockSet, TsdfVoxel, BLOCK_SIZE_VOX, VOXELS_PER_BLOCK,
+    BlockSet, TsdfVoxel, BLOCK_SIZE_VOX, SDF_Q_SCALE, VOXELS_PER_BLOCK,
 };
 use super::config::TsdfConfig;
 use crate::error::Result;
@@ -255,19 +255,6 @@ impl<'a> VoxelCache<'a> {
         Some((block.sdf[local], block.weight[local], block.color[local]))
     }
 
-    /// SDF (metres) of the voxel containing `p`; `None` if unallocated or
-    /// never observed.
-    #[inline]
-    pub(crate) fn nearest_sdf_m(&mut self, p: &Point3<f32>) -> Option<f32> {
-        let v = [
-            floor_i32(p.x * self.inv_voxel_size),
-            floor_i32(p.y * self.inv_voxel_size),
-            floor_i32(p.z * self.inv_voxel_size),
-        ];
-        let (s, w, _) = self.raw(v)?;
-        (w > 0).then(|| decode_sdf(s, self.truncation_m))
-    }
-
     /// Trilinear SDF (metres), its analytic gradient and the nearest-corner
     /// colour at `p`; `None` unless all 8 corners are observed.
     pub(crate) fn trilinear(&mut self, p: &Point3<f32>) -> Option<(f32, Vector3<f32>, [u8; 3])> {
@@ -285,6 +272,42 @@ impl<'a> VoxelCache<'a> {
         let mut color = [0_u8; 3];
         let nearest =
             usize::from(tx >= 0.5) | usize::from(ty >= 0.5) << 1 | usize::from(tz >= 0.5) << 2;
+        if (base[0] & 7) != 7 && (base[1] & 7) != 7 && (base[2] & 7) != 7 {
+            // Fast path: all 8 corners in one block (343 of 512 cells).
+            let block = self.block(BlockIndex::of_voxel(base))?;
+            let l0 = local_voxel_index(
+                (base[0] & 7) as usize,
+                (base[1] & 7) as usize,
+                (base[2] & 7) as usize,
+            );
+            for (i, ci) in c.iter_mut().enumerate() {
+                let l = l0
+                    + (i & 1)
+                    + ((i >> 1) & 1) * BLOCK_SIZE_VOX
+                    + (i >> 2) * BLOCK_SIZE_VOX * BLOCK_SIZE_VOX;
+                if block.weight[l] == 0 {
+                    return None;
+                }
+                *ci = f32::from(block.sdf[l]);
+            }
+            let l = l0
+                + (nearest & 1)
+                + ((nearest >> 1) & 1) * BLOCK_SIZE_VOX
+                + (nearest >> 2) * BLOCK_SIZE_VOX * BLOCK_SIZE_VOX;
+            color = block.color[l];
+            let scale = self.truncation_m / SDF_Q_SCALE;
+            for ci in c.iter_mut() {
+                *ci *= scale;
+            }
+            return Some(trilinear_value_and_gradient(
+                &c,
+                tx,
+                ty,
+                tz,
+                self.inv_voxel_size,
+                color,
+            ));
+        }
         for (i, ci) in c.iter_mut().enumerate() {
             let v = [
                 base[0] + (i & 1) as i32,
@@ -300,23 +323,44 @@ impl<'a> VoxelCache<'a> {
             }
             *ci = decode_sdf(s, self.truncation_m);
         }
-        // Interpolate along x, then y, then z.
-        let c00 = c[0] + (c[1] - c[0]) * tx;
-        let c10 = c[2] + (c[3] - c[2]) * tx;
-        let c01 = c[4] + (c[5] - c[4]) * tx;
-        let c11 = c[6] + (c[7] - c[6]) * tx;
-        let c0 = c00 + (c10 - c00) * ty;
-        let c1 = c01 + (c11 - c01) * ty;
-        let value = c0 + (c1 - c0) * tz;
-        // Analytic derivative of the trilinear form, per metre.
-        let dx0 = (c[1] - c[0]) + ((c[3] - c[2]) - (c[1] - c[0])) * ty;
-        let dx1 = (c[5] - c[4]) + ((c[7] - c[6]) - (c[5] - c[4])) * ty;
-        let ddx = dx0 + (dx1 - dx0) * tz;
-        let dy0 = c10 - c00;
-        let dy1 = c11 - c01;
-        let ddy = dy0 + (dy1 - dy0) * tz;
-        let ddz = c1 - c0;
-        let gradient = Vector3::new(ddx, ddy, ddz) * self.inv_voxel_size;
-        Some((value, gradient, color))
+        Some(trilinear_value_and_gradient(
+            &c,
+            tx,
+            ty,
+            tz,
+            self.inv_voxel_size,
+            color,
+        ))
     }
+}
+
+/// Trilinear value and analytic gradient (per metre) of corner values `c`
+/// (index bit 0 = +x, bit 1 = +y, bit 2 = +z) at fractions `(tx, ty, tz)`.
+#[inline]
+fn trilinear_value_and_gradient(
+    c: &[f32; 8],
+    tx: f32,
+    ty: f32,
+    tz: f32,
+    inv_voxel_size: f32,
+    color: [u8; 3],
+) -> (f32, Vector3<f32>, [u8; 3]) {
+    // Interpolate along x, then y, then z.
+    let c00 = c[0] + (c[1] - c[0]) * tx;
+    let c10 = c[2] + (c[3] - c[2]) * tx;
+    let c01 = c[4] + (c[5] - c[4]) * tx;
+    let c11 = c[6] + (c[7] - c[6]) * tx;
+    let c0 = c00 + (c10 - c00) * ty;
+    let c1 = c01 + (c11 - c01) * ty;
+    let value = c0 + (c1 - c0) * tz;
+    // Analytic derivative of the trilinear form, per metre.
+    let dx0 = (c[1] - c[0]) + ((c[3] - c[2]) - (c[1] - c[0])) * ty;
+    let dx1 = (c[5] - c[4]) + ((c[7] - c[6]) - (c[5] - c[4])) * ty;
+    let ddx = dx0 + (dx1 - dx0) * tz;
+    let dy0 = c10 - c00;
+    let dy1 = c11 - c01;
+    let ddy = dy0 + (dy1 - dy0) * tz;
+    let ddz = c1 - c0;
+    let gradient = Vector3::new(ddx, ddy, ddz) * inv_voxel_size;
+    (value, gradient, color)
 }
