@@ -27,12 +27,35 @@
 //! # Ok::<(), scenemap::Error>(())
 //! ```
 //!
+//! The full pipeline — a TUM sequence in, poses, map, mesh and scene graph
+//! out (see [`pipeline`] for the algorithm and [`config`] for the settings):
+//!
+//! ```no_run
+//! use scenemap::{Config, Pipeline};
+//! use scenemap::sensor::TumSequence;
+//!
+//! let sequence = TumSequence::open("fr1_rpy")?;
+//! let mut pipeline = Pipeline::new(Config::default(), *sequence.camera())?;
+//! for frame in &sequence {
+//!     let result = pipeline.process(&frame?)?;
+//!     if result.status.is_lost() {
+//!         eprintln!("{}: tracking lost", result.timestamp);
+//!     }
+//! }
+//! pipeline.finish()?;
+//! pipeline.save("session")?; // trajectory, map, scene graph, config
+//! let mesh = pipeline.mesh();
+//! println!("{} triangles, {:?}", mesh.triangle_count(), pipeline.summary());
+//! # Ok::<(), scenemap::Error>(())
+//! ```
+//!
 //! Poses are [`nalgebra::Isometry3<f64>`] named `a_from_b` (Sophus
 //! convention): `world_from_camera * camera_from_point` gives the point in
 //! world coordinates. Units are suffixed to names (`_m`, `_s`, `_kg`, `_n`).
 
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod error;
 pub mod eval;
 pub mod geometry;
@@ -40,6 +63,7 @@ pub mod imu;
 pub mod io;
 pub mod mesh;
 pub mod odometry;
+pub mod pipeline;
 pub mod scene_graph;
 pub mod sensor;
 pub mod tsdf;
@@ -47,8 +71,10 @@ pub mod tsdf;
 pub mod viz;
 pub mod viz_png;
 
+pub use config::{Config, Mode};
 pub use error::{Error, Result};
 pub use geometry::{BrownConrady, PinholeCamera, StampedPose};
+pub use pipeline::{FrameResult, Pipeline, PipelineSummary};
 pub use sensor::{ImuSample, RgbdFrame, Timestamp};
 
 /// The README's code blocks, compiled as doc tests so the README stays true.

@@ -43,7 +43,9 @@ use crate::sensor::{RgbdFrame, Timestamp};
 pub struct SceneGraphConfig {
     /// Plane detection.
     pub planes: PlaneConfig,
-    /// Neighbour radius of Euclidean clustering, m.
+    /// Neighbour radius of Euclidean clustering, m. The builder uses at
+    /// least 1.75 voxels of the map it reads: a coarser map's surface samples
+    /// are farther apart and would otherwise never connect.
     pub cluster_radius_m: f32,
     /// Smallest object, in surface samples.
     pub min_object_points: usize,
@@ -263,8 +265,9 @@ impl SceneGraphBuilder {
         // 2. Furniture groups.
         let rest: Vec<usize> = (0..n).filter(|&i| !structure[i]).collect();
         let rest_pts: Vec<Point3<f32>> = rest.iter().map(|&i| pts[i]).collect();
+        let cluster_radius_m = cfg.cluster_radius_m.max(1.75 * map.voxel_size_m() as f32);
         let groups: Vec<Vec<usize>> =
-            euclidean_clusters(&rest_pts, cfg.cluster_radius_m, cfg.min_object_points)
+            euclidean_clusters(&rest_pts, cluster_radius_m, cfg.min_object_points)
                 .into_iter()
                 .map(|g| g.into_iter().map(|k| rest[k]).collect())
                 .collect();
@@ -278,7 +281,14 @@ impl SceneGraphBuilder {
         // 3. Split objects resting on patches off their furniture.
         let mut candidates = Vec::new();
         for group in groups {
-            self.split_group(group, pts, &patches, floor_z, &mut candidates);
+            self.split_group(
+                group,
+                pts,
+                &patches,
+                floor_z,
+                cluster_radius_m,
+                &mut candidates,
+            );
         }
 
         // 4. Describe, then associate with previous objects.
@@ -437,6 +447,7 @@ impl SceneGraphBuilder {
         pts: &[Point3<f32>],
         patches: &[&HorizontalPlane],
         floor_z: f64,
+        cluster_radius_m: f32,
         out: &mut Vec<Candidate>,
     ) {
         let cfg = &self.config;
@@ -485,8 +496,7 @@ impl SceneGraphBuilder {
                 })
                 .collect();
             let above_pts: Vec<Point3<f32>> = above.iter().map(|&i| pts[i]).collect();
-            for comp in euclidean_clusters(&above_pts, cfg.cluster_radius_m, cfg.min_object_points)
-            {
+            for comp in euclidean_clusters(&above_pts, cluster_radius_m, cfg.min_object_points) {
                 let comp: Vec<usize> = comp.into_iter().map(|c| above[c]).collect();
                 let z_min = comp
                     .iter()
