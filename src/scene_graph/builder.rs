@@ -291,6 +291,8 @@ impl SceneGraphBuilder {
             );
         }
 
+        merge_fragments(&mut candidates, pts);
+
         // 4. Describe, then associate with previous objects.
         let previous: Vec<(NodeId, GravityAlignedBox)> = self
             .graph
@@ -804,6 +806,57 @@ impl SceneGraphBuilder {
         }
         Ok(visible_ids)
     }
+}
+
+/// Thin fragments standing on the floor under a larger piece of furniture
+/// (a chair leg whose mesh does not connect to the seat at the voxel size)
+/// belong to that furniture: a floor-standing candidate at most 10 cm wide
+/// whose centre lies inside the footprint of a taller floor-standing
+/// candidate is merged into it.
+fn merge_fragments(candidates: &mut Vec<Candidate>, pts: &[Point3<f32>]) {
+    const MAX_FRAGMENT_HALF_WIDTH_M: f64 = 0.05;
+    let boxes: Vec<GravityAlignedBox> = candidates
+        .iter()
+        .map(|c| gravity_aligned_box(c.points.iter().map(|&i| pts[i])))
+        .collect();
+    let top = |b: &GravityAlignedBox| b.center_m.z + b.half_extents_m.z;
+    let mut target = vec![None; candidates.len()];
+    for (f, fragment) in boxes.iter().enumerate() {
+        let floor_standing = candidates[f].support_patch.is_none();
+        if !floor_standing
+            || fragment.half_extents_m.x.max(fragment.half_extents_m.y) > MAX_FRAGMENT_HALF_WIDTH_M
+        {
+            continue;
+        }
+        let centre = Point3::new(fragment.center_m.x as f32, fragment.center_m.y as f32, 0.0);
+        target[f] = boxes
+            .iter()
+            .enumerate()
+            .filter(|&(o, other)| {
+                o != f
+                    && candidates[o].support_patch.is_none()
+                    && other.half_extents_m.x.max(other.half_extents_m.y)
+                        > MAX_FRAGMENT_HALF_WIDTH_M
+                    && top(other) > top(fragment)
+                    && inside_footprint(other, &centre)
+            })
+            .max_by(|a, b| a.1.volume_m3().total_cmp(&b.1.volume_m3()))
+            .map(|(o, _)| o);
+    }
+    let mut merged = vec![false; candidates.len()];
+    for f in 0..candidates.len() {
+        if let Some(o) = target[f] {
+            let points = std::mem::take(&mut candidates[f].points);
+            candidates[o].points.extend(points);
+            merged[f] = true;
+        }
+    }
+    let mut k = 0;
+    candidates.retain(|_| {
+        let keep = !merged[k];
+        k += 1;
+        keep
+    });
 }
 
 /// Whether the horizontal position of `p` lies inside the box footprint.
