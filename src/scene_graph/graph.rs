@@ -72,7 +72,8 @@ impl GravityAlignedBox {
     ) -> Option<f64> {
         let horizontal = Vector3::new(direction.x, direction.y, 0.0);
         let norm = horizontal.norm();
-        if norm < 1e-9 {
+        // A degenerate footprint supports nothing: no tipping edge.
+        if norm < 1e-9 || self.half_extents_m.x <= 0.0 || self.half_extents_m.y <= 0.0 {
             return None;
         }
         let d = horizontal / norm;
@@ -148,7 +149,7 @@ impl ObjectNode {
             .tipping_lever_arm_m(&self.bounding_box.center_m, direction)
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "push direction {direction:?} has no horizontal component or the centre of mass is outside the footprint"
+                    "push direction {direction:?} has no horizontal component, the footprint is degenerate, or the centre of mass is outside it"
                 ))
             })?;
         push_estimate(&self.mass_kg, &self.friction, lever, push_height_m)
