@@ -5,38 +5,19 @@
 //! `cargo test --test fuzz_corpus -- --ignored regenerate_seed_corpus`
 //! rewrites the generated seed files.
 
+mod common;
+
+use common::{corpus_dir, replay_corpus as replay};
+
 #[path = "../fuzz/src/lib.rs"]
 #[allow(dead_code)] // each replay test uses some of the entry points
 mod fuzz_entry;
 
 use std::fs;
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image::{DynamicImage, ImageBuffer, ImageFormat, Luma, RgbImage};
-
-fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target)
-}
-
-/// Feeds every file of `fuzz/corpus/<target>` to `entry`; returns the count.
-fn replay(target: &str, entry: fn(&[u8])) -> usize {
-    let mut files: Vec<PathBuf> = fs::read_dir(corpus_dir(target))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    for file in &files {
-        let bytes = fs::read(file).unwrap();
-        assert!(bytes.len() < 10 * 1024, "{} is over 10 KB", file.display());
-        let outcome = std::panic::catch_unwind(|| entry(&bytes));
-        assert!(outcome.is_ok(), "panic on {}", file.display());
-    }
-    files.len()
-}
 
 #[test]
 fn tum_text_corpus_never_panics() {

@@ -2,39 +2,21 @@
 //! fuzz targets on stable Rust, and property-tests the loaders on mutated
 //! valid inputs.
 
+mod common;
+
+use common::{corpus_dir, replay_corpus as replay};
+
 #[path = "../fuzz/src/lib.rs"]
 #[allow(dead_code)] // each replay test uses some of the entry points
 mod fuzz_entry;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nalgebra::{Point3, Vector3};
 use proptest::prelude::*;
 use scenemap::scene_graph::{Edge, GravityAlignedBox, NodeId, Relation, SceneGraph, SurfaceNode};
 use scenemap::tsdf::{TsdfConfig, TsdfVolume, TsdfVoxel};
-
-fn corpus_dir(target: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fuzz/corpus")
-        .join(target)
-}
-
-fn replay(target: &str, entry: fn(&[u8])) -> usize {
-    let mut files: Vec<PathBuf> = fs::read_dir(corpus_dir(target))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    for file in &files {
-        let bytes = fs::read(file).unwrap();
-        assert!(bytes.len() < 10 * 1024, "{} is over 10 KB", file.display());
-        let outcome = std::panic::catch_unwind(|| entry(&bytes));
-        assert!(outcome.is_ok(), "panic on {}", file.display());
-    }
-    files.len()
-}
 
 fn small_map() -> Vec<u8> {
     let mut volume = TsdfVolume::new(TsdfConfig::for_voxel_size_m(0.05)).unwrap();

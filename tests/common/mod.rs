@@ -28,3 +28,28 @@ pub fn tum_sequence(name: &str) -> Option<PathBuf> {
     eprintln!("skipping: dataset {} not found", dir.display());
     None
 }
+
+/// Folder of a fuzz target's committed seed corpus.
+pub fn corpus_dir(target: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target)
+}
+
+/// Feeds every file of `fuzz/corpus/<target>` to `entry` (each < 10 KB),
+/// failing on any panic; returns the number of files.
+pub fn replay_corpus(target: &str, entry: fn(&[u8])) -> usize {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir(target))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        assert!(bytes.len() < 10 * 1024, "{} is over 10 KB", file.display());
+        let outcome = std::panic::catch_unwind(|| entry(&bytes));
+        assert!(outcome.is_ok(), "panic on {}", file.display());
+    }
+    files.len()
+}
