@@ -29,7 +29,10 @@
 //! start of a later `process` call; while it runs, further updates are
 //! postponed. [`Pipeline::finish`] waits for it, meshes what is left and
 //! runs a last update. `Pipeline` is [`Send`]: it can be moved to a mapping
-//! thread as a whole.
+//! thread as a whole. Other threads read it through a [`PipelineReader`]
+//! ([`Pipeline::reader`]): the live pose after every frame, and immutable
+//! map + scene-graph snapshots published by each scene-graph update; the
+//! mapping thread never waits for a reader.
 //!
 //! # Seams
 //!
@@ -57,6 +60,7 @@
 //! ```
 
 mod model_view;
+mod reader;
 mod results;
 mod scene_graph_stage;
 mod seams;
@@ -71,6 +75,7 @@ use std::time::Instant;
 use nalgebra::Isometry3;
 use serde::{Deserialize, Serialize};
 
+pub use reader::{LiveState, MapSnapshot, PipelineReader};
 pub use results::{
     FrameResult, Keyframe, PipelineSummary, StageStats, StageSummary, StageTimings, TrackingSource,
 };
@@ -362,6 +367,15 @@ impl Pipeline {
         Ok(())
     }
 
+    /// A handle for reading the latest pose, map snapshot and scene graph
+    /// from other threads while this pipeline maps (see
+    /// [`PipelineReader`]: published snapshots, the mapping thread never
+    /// waits for readers). Map snapshots are published from the next
+    /// scene-graph update on.
+    pub fn reader(&self) -> PipelineReader {
+        PipelineReader::new(Arc::clone(&self.scene_graph.published))
+    }
+
     /// The configuration (with the camera in use).
     pub fn config(&self) -> &Config {
         &self.config
@@ -624,6 +638,13 @@ impl Pipeline {
         self.imu.drain(..stale);
         self.trajectory
             .push(StampedPose::new(frame.timestamp, tracked.world_from_camera));
+        self.scene_graph.published.set_live(LiveState {
+            frames: c.frames,
+            timestamp: frame.timestamp,
+            world_from_camera: tracked.world_from_camera,
+            status: tracked.status.clone(),
+            integrated,
+        });
         timing.total_ms = elapsed_ms(started);
         self.timings.push(timing);
         FrameResult {

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::reader::{has_readers, MapSnapshot, Published};
 use crate::error::{Error, Result};
 use crate::scene_graph::map_query::SurfaceSamples;
 use crate::scene_graph::{SceneGraph, SceneGraphBuilder, SceneGraphConfig, SceneGraphUpdateStats};
@@ -35,6 +36,13 @@ pub(crate) struct SceneGraphStage {
     pub(crate) graph: SceneGraph,
     pub(crate) updates: usize,
     pub(crate) last_stats: Option<SceneGraphUpdateStats>,
+    /// Where completed updates are published for
+    /// [`PipelineReader`](super::PipelineReader)s (the stage holds the only
+    /// non-reader handle).
+    pub(crate) published: Arc<Published>,
+    /// The map (and its timestamp) the running update reads, kept for
+    /// readers only while any exist.
+    for_readers: Option<(Arc<TsdfVolume>, Timestamp)>,
 }
 
 impl SceneGraphStage {
@@ -45,6 +53,8 @@ impl SceneGraphStage {
             graph: SceneGraph::new(),
             updates: 0,
             last_stats: None,
+            published: Arc::new(Published::default()),
+            for_readers: None,
         })
     }
 
@@ -93,12 +103,21 @@ impl SceneGraphStage {
     }
 
     fn finish_update(&mut self, stats: Result<SceneGraphUpdateStats>) -> Result<()> {
+        let for_readers = self.for_readers.take();
         let stats = stats?;
         if let Builder::Idle(builder) = &self.builder {
             self.graph = builder.graph().clone();
         }
         self.updates += 1;
         self.last_stats = Some(stats);
+        if let Some((map, timestamp)) = for_readers {
+            self.published.set_snapshot(MapSnapshot {
+                timestamp,
+                update: self.updates,
+                map,
+                scene_graph: Arc::new(self.graph.clone()),
+            });
+        }
         Ok(())
     }
 
@@ -118,6 +137,8 @@ impl SceneGraphStage {
         let Builder::Idle(mut builder) = std::mem::replace(&mut self.builder, Builder::Gone) else {
             return Ok(false);
         };
+        self.for_readers =
+            has_readers(&self.published, 1).then(|| (Arc::clone(&volume), timestamp));
         if !background {
             let stats = builder.update(&samples, volume.as_ref(), timestamp);
             self.builder = Builder::Idle(builder);
