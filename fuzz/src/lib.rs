@@ -96,3 +96,28 @@ pub fn scene_graph_json(data: &[u8]) {
         );
     }
 }
+
+/// Configuration parsing (`Config::from_toml_str`): an accepted config is
+/// valid, re-serialises to TOML that parses back to the same config, and
+/// builds a `Pipeline` (no panic for any validated value).
+pub fn config_toml(data: &[u8]) {
+    use scenemap::config::Config;
+    let text = String::from_utf8_lossy(data);
+    if let Ok(config) = Config::from_toml_str(&text) {
+        assert!(
+            config.validate().is_ok(),
+            "accepted config does not validate"
+        );
+        let toml = config.to_toml_string();
+        let again = toml.as_deref().ok().map(Config::from_toml_str);
+        assert!(
+            matches!(&again, Some(Ok(c)) if *c == config),
+            "config does not round-trip: {again:?}"
+        );
+        let camera = scenemap::geometry::PinholeCamera::new(64, 48, 50.0, 50.0, 31.5, 23.5);
+        if let Ok(camera) = camera {
+            // Errors are fine (e.g. a camera too small for the pyramid).
+            let _ = scenemap::pipeline::Pipeline::new(config, camera);
+        }
+    }
+}

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 
 /// Brown–Conrady distortion coefficients (OpenCV order `k1 k2 p1 p2 k3`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct BrownConrady {
     /// Radial r².
     pub k1: f64,
@@ -98,6 +99,7 @@ impl BrownConrady {
 
 /// A pinhole camera with image size, intrinsics and lens distortion.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PinholeCamera {
     /// Image width in pixels.
     pub width: u32,
@@ -111,7 +113,8 @@ pub struct PinholeCamera {
     pub cx: f64,
     /// Principal point y, pixels.
     pub cy: f64,
-    /// Lens distortion.
+    /// Lens distortion (none if omitted).
+    #[serde(default)]
     pub distortion: BrownConrady,
 }
 
@@ -147,6 +150,21 @@ impl PinholeCamera {
             return Err(Error::Config(format!(
                 "camera {}x{} fx={} fy={} cx={} cy={} is not a valid pinhole camera",
                 self.width, self.height, self.fx, self.fy, self.cx, self.cy
+            )));
+        }
+        // The image decoders refuse larger images; a camera this size would
+        // only make the pipeline allocate per-pixel tables it never fills.
+        let max = crate::sensor::image_io::MAX_IMAGE_SIDE;
+        if self.width > max || self.height > max {
+            return Err(Error::Config(format!(
+                "camera {}x{} is larger than {max} pixels per side",
+                self.width, self.height
+            )));
+        }
+        let d = &self.distortion;
+        if ![d.k1, d.k2, d.p1, d.p2, d.k3].iter().all(|v| v.is_finite()) {
+            return Err(Error::Config(format!(
+                "camera distortion {d:?} is not finite"
             )));
         }
         Ok(())

@@ -40,6 +40,7 @@ use crate::sensor::{RgbdFrame, Timestamp};
 
 /// Settings of scene-graph construction.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SceneGraphConfig {
     /// Plane detection.
     pub planes: PlaneConfig,

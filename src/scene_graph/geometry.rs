@@ -14,6 +14,7 @@ use crate::scene_graph::GravityAlignedBox;
 
 /// Settings of support-plane detection.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct PlaneConfig {
     /// Inlier distance from the plane, m.
     pub distance_tolerance_m: f64,

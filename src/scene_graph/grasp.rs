@@ -15,6 +15,7 @@ use crate::scene_graph::GraspCandidate;
 
 /// Parallel-jaw gripper geometry and search settings.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct GripperConfig {
     /// Maximum opening between the fingers, m.
     pub max_opening_m: f64,

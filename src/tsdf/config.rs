@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 /// `voxel_size_m` and `truncation_distance_m` are properties of the map (they
 /// are stored in map files); the others only steer integration.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct TsdfConfig {
     /// Edge length of a voxel, metres. Valid range 0.01–0.10.
     pub voxel_size_m: f32,
