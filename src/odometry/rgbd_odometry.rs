@@ -66,6 +66,19 @@ pub enum TrackingIssue {
     },
     /// The estimate is not finite.
     NumericalFailure,
+    /// The geometry does not agree at the estimate (a wrong local minimum,
+    /// e.g. a teleported camera): too few reference points that project
+    /// into the frame find a point-to-plane partner within the association
+    /// gates, or the robust scale of the point-to-plane residuals is a
+    /// large fraction of the distance gate (residuals spread over the whole
+    /// gate). Set by the pipeline's loss detection.
+    InconsistentGeometry {
+        /// Point-to-plane residuals / photometric residuals (reference
+        /// points that project into the frame) at the finest level.
+        association_ratio: f64,
+        /// Robust point-to-plane scale σ at the finest level, metres.
+        point_to_plane_sigma_m: f64,
+    },
 }
 
 /// Outcome of tracking one frame.

@@ -25,14 +25,21 @@
 //!
 //! [`LoopDetector::relocalise`] reuses step 2 without the time gap for
 //! tracking recovery.
+//!
+//! [`KeyframeLoopClosure`] puts it all behind the pipeline's
+//! [`LoopClosureStage`](crate::pipeline::LoopClosureStage) seam: keyframe
+//! database with bounded memory, loop edges between the pipeline's keyframe
+//! ids, and relocalisation of a lost frame (see its module docs).
 
 mod descriptor;
 mod icp;
 mod index;
+mod stage;
 
 pub use descriptor::{GlobalDescriptor, DESCRIPTOR_HEIGHT, DESCRIPTOR_LEN, DESCRIPTOR_WIDTH};
 pub use icp::{IcpVerifierConfig, ProjectiveIcpVerifier};
 pub use index::DescriptorIndex;
+pub use stage::{KeyframeLoopClosure, LoopClosureStageConfig, StageStatistics};
 
 use nalgebra::{Isometry3, Matrix6};
 use serde::{Deserialize, Serialize};
@@ -216,28 +223,41 @@ impl LoopDetector {
         let q = store
             .get(query)
             .ok_or_else(|| Error::InvalidArgument(format!("no keyframe {query}")))?;
+        Ok(self.candidates_for(store, query, q.timestamp, &q.descriptor))
+    }
+
+    /// Loop candidates for a query that need not be in the store: a
+    /// keyframe that would get id `query` (e.g. `store.len()`), taken at
+    /// `timestamp` with `descriptor`. Same rules as [`Self::candidates`].
+    pub fn candidates_for(
+        &self,
+        store: &KeyframeStore,
+        query: usize,
+        timestamp: crate::sensor::Timestamp,
+        descriptor: &GlobalDescriptor,
+    ) -> Vec<LoopCandidate> {
         let gap = self.config.min_keyframe_gap;
         let eligible = |id: usize| {
             id + gap <= query
                 && store.get(id).is_some_and(|k| {
-                    q.timestamp.secs_since(k.timestamp) >= self.config.min_time_gap_s
+                    timestamp.secs_since(k.timestamp) >= self.config.min_time_gap_s
                 })
         };
-        let ranked = self.ranked(&q.descriptor, eligible);
+        let ranked = self.ranked(descriptor, eligible);
         let Some(&(best, best_distance)) = ranked.first() else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
         if best_distance > self.config.max_descriptor_distance {
-            return Ok(Vec::new());
+            return Vec::new();
         }
         // Ratio test against the nearest keyframe from another place in time.
         let other = ranked.iter().find(|(id, _)| id.abs_diff(best) > gap);
         if let Some(&(_, other_distance)) = other {
             if best_distance >= self.config.max_distance_ratio * other_distance {
-                return Ok(Vec::new());
+                return Vec::new();
             }
         }
-        Ok(ranked
+        ranked
             .into_iter()
             .take_while(|&(_, d)| d <= self.config.max_descriptor_distance)
             .take(self.config.max_candidates)
@@ -246,7 +266,7 @@ impl LoopDetector {
                 candidate,
                 descriptor_distance,
             })
-            .collect())
+            .collect()
     }
 
     /// The best-matching keyframes for an arbitrary frame (for tracking
