@@ -1,5 +1,6 @@
-//! IMU benches: preintegrating one camera-frame interval, and the
-//! visual-inertial initialisation solve.
+//! IMU benches: preintegrating one camera-frame interval, the
+//! visual-inertial initialisation solve, and the sliding-window solve the
+//! IMU motion prior runs once per tracked frame.
 
 #[path = "../tests/imu_support/mod.rs"]
 mod imu_support;
@@ -11,7 +12,7 @@ use imu_support::Trajectory;
 use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
 use scenemap::imu::{
     initialize_inertial, ImuBias, ImuBuffer, ImuConfig, InertialInitOptions, Preintegrated,
-    VisualKeyframe,
+    SlidingWindow, VisualKeyframe, WindowOptions,
 };
 use scenemap::Timestamp;
 
@@ -73,5 +74,46 @@ fn bench_initialisation(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_preintegration, bench_initialisation);
+/// One solve of a full window (30 frames at 30 Hz, 98 unknowns, 3
+/// Gauss–Newton iterations): the per-frame cost of the window in the
+/// pipeline's `imu_ms`.
+fn bench_window(c: &mut Criterion) {
+    let traj = Trajectory::default();
+    let config = ImuConfig::default();
+    let mut buffer = ImuBuffer::new(&config);
+    let bg = Vector3::new(0.01, -0.02, 0.01);
+    for s in traj.samples(0.0, 1.5, 200.0, bg, Vector3::new(0.05, -0.05, 0.1)) {
+        let _ = buffer.push(s);
+    }
+    let options = WindowOptions::default();
+    let mut window = SlidingWindow::new(options, ImuBias::default());
+    let time = |k: usize| Timestamp::from_secs_f64(0.0137 + k as f64 / 30.0);
+    for k in 0..options.max_frames {
+        let t = time(k).as_secs_f64();
+        let world_from_imu = Isometry3::from_parts(
+            Translation3::from(traj.position(t)),
+            UnitQuaternion::from_rotation_matrix(&traj.rotation(t)),
+        );
+        let pre = (k > 0)
+            .then(|| buffer.interval(time(k - 1), time(k)).ok())
+            .flatten()
+            .and_then(|i| Preintegrated::from_interval(&i, ImuBias::default(), config.noise).ok());
+        if let Err(e) = window.push(time(k), world_from_imu, pre) {
+            panic!("{e}");
+        }
+    }
+    if let Err(e) = window.solve() {
+        panic!("{e}");
+    }
+    c.bench_function("imu/window_solve_30_frames", |b| {
+        b.iter(|| black_box(&mut window.clone()).solve())
+    });
+}
+
+criterion_group!(
+    benches,
+    bench_preintegration,
+    bench_initialisation,
+    bench_window
+);
 criterion_main!(benches);

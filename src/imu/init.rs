@@ -143,7 +143,7 @@ pub fn estimate_gyro_bias(
 }
 
 /// Orthonormal basis (3×2) of the plane orthogonal to the unit vector `n`.
-fn tangent_basis(n: &Vector3<f64>) -> (Vector3<f64>, Vector3<f64>) {
+pub(crate) fn tangent_basis(n: &Vector3<f64>) -> (Vector3<f64>, Vector3<f64>) {
     let helper = if n.x.abs() < 0.9 {
         Vector3::x()
     } else {

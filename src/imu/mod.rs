@@ -9,6 +9,10 @@
 //! - [`gravity`]: gravity direction from a static start; roll/pitch tracker.
 //! - [`init`]: gyro bias, gravity, velocities and accelerometer bias from
 //!   vision keyframes (VINS-Mono / ORB-SLAM3 style initialisation).
+//! - [`window`]: sliding-window estimation of biases, gravity and
+//!   velocities from tracked frames with IMU factors.
+//! - [`motion_prior`]: [`ImuMotionPrior`], the pipeline's IMU motion prior
+//!   (gyro-aided tracking, IMU-carried poses through vision outages).
 //! - [`config`], [`noise`], [`kinect`]: configuration, noise densities, and
 //!   the Kinect v1 accelerometer axis convention.
 //! - [`so3`]: the SO(3) helpers used here (to be merged with `geometry::se3`).
@@ -38,10 +42,12 @@ pub mod factor;
 pub mod gravity;
 pub mod init;
 pub mod kinect;
+pub mod motion_prior;
 pub mod noise;
 pub mod preintegration;
 pub mod so3;
 pub mod stream;
+pub mod window;
 
 pub use config::{ImuConfig, STANDARD_GRAVITY_M_S2};
 pub use factor::{imu_residual, linearize_imu_factor, predict, ImuFactorLinearization, NavState};
@@ -51,6 +57,8 @@ pub use gravity::{
 pub use init::{
     estimate_gyro_bias, initialize_inertial, InertialInit, InertialInitOptions, VisualKeyframe,
 };
+pub use motion_prior::{ImuMotionPrior, MotionPriorStats};
 pub use noise::ImuNoise;
 pub use preintegration::{BiasJacobians, ImuBias, Preintegrated, PreintegratedDelta};
 pub use stream::{ImuBuffer, ImuInterval, RejectionCounts};
+pub use window::{SlidingWindow, WindowEstimate, WindowOptions};

@@ -80,8 +80,8 @@ pub use results::{
     FrameResult, Keyframe, PipelineSummary, StageStats, StageSummary, StageTimings, TrackingSource,
 };
 pub use seams::{
-    KeyframeCandidate, KeyframePolicy, LoopClosure, LoopClosureStage, MotionKeyframePolicy,
-    MotionPrior,
+    InertialState, KeyframeCandidate, KeyframePolicy, LoopClosure, LoopClosureStage,
+    MotionKeyframePolicy, MotionPrior,
 };
 pub use session::SESSION_FORMAT_VERSION;
 
@@ -249,11 +249,18 @@ impl Pipeline {
         timing.prepare_ms = elapsed_ms(clock);
 
         // 2. Predict: IMU prior if plugged in, else constant velocity.
-        let world_from_predicted = self.predict(frame.timestamp);
+        let clock = Instant::now();
+        let (world_from_predicted, imu_predicted) = self.predict(frame.timestamp);
+        timing.imu_ms = elapsed_ms(clock);
 
         // 3. Track against the model (frame-to-frame while it is sparse;
         //    after a loss: retry from the last good pose, then relocalise).
-        let tracked = self.track(frame, &current, &world_from_predicted, &mut timing)?;
+        //    Lost with an IMU prediction: the IMU carries the pose.
+        let mut tracked = self.track(frame, &current, &world_from_predicted, &mut timing)?;
+        if imu_predicted && tracked.status.is_lost() {
+            tracked.world_from_camera = world_from_predicted;
+            tracked.source = TrackingSource::Imu;
+        }
 
         // 4. Decide: lost → report, keep predicting; else maybe a keyframe.
         let is_keyframe = self.decide(frame, Some(&current), &tracked)?;
@@ -421,6 +428,12 @@ impl Pipeline {
     /// second before the latest frame, and anything newer).
     pub fn imu_samples(&self) -> &[ImuSample] {
         &self.imu
+    }
+
+    /// The plugged-in motion prior (e.g. to read its
+    /// [`MotionPrior::inertial_state`]).
+    pub fn motion_prior(&self) -> Option<&dyn MotionPrior> {
+        self.motion_prior.as_deref()
     }
 
     /// Per-frame timings so far.
@@ -617,6 +630,11 @@ impl Pipeline {
         mut timing: StageTimings,
         started: Instant,
     ) -> FrameResult {
+        if let Some(prior) = self.motion_prior.as_mut() {
+            let clock = Instant::now();
+            prior.observe(frame.timestamp, &tracked.world_from_camera, &tracked.status);
+            timing.imu_ms += elapsed_ms(clock);
+        }
         let c = &mut self.counters;
         c.frames += 1;
         match tracked.status {

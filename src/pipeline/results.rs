@@ -24,6 +24,10 @@ pub struct StageTimings {
     pub mesh_ms: f64,
     /// Scene graph: inline update, or snapshot + hand-off to the worker.
     pub scene_graph_ms: f64,
+    /// IMU motion prior: prediction and state update (window solve), 0
+    /// without a prior.
+    #[serde(default)]
+    pub imu_ms: f64,
     /// The whole call.
     pub total_ms: f64,
 }
@@ -44,6 +48,9 @@ pub enum TrackingSource {
     Given,
     /// Nothing could be tracked; the pose is the prediction.
     Prediction,
+    /// Vision was lost; the pose is the IMU motion prior's prediction (the
+    /// frame is reported lost and not fused).
+    Imu,
 }
 
 /// The outcome of one frame.
@@ -134,6 +141,9 @@ pub struct StageSummary {
     pub mesh: StageStats,
     /// See [`StageTimings::scene_graph_ms`].
     pub scene_graph: StageStats,
+    /// See [`StageTimings::imu_ms`].
+    #[serde(default)]
+    pub imu: StageStats,
     /// See [`StageTimings::total_ms`].
     pub total: StageStats,
 }
@@ -151,6 +161,7 @@ impl StageSummary {
             integrate: stat(|t| t.integrate_ms),
             mesh: stat(|t| t.mesh_ms),
             scene_graph: stat(|t| t.scene_graph_ms),
+            imu: stat(|t| t.imu_ms),
             total: stat(|t| t.total_ms),
         }
     }

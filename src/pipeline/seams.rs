@@ -3,11 +3,12 @@
 //! owned by the [`Pipeline`](super::Pipeline); the defaults are a motion
 //! threshold policy, no loop closure and the constant-velocity model.
 
-use nalgebra::{Isometry3, Matrix6};
+use nalgebra::{Isometry3, Matrix6, Vector3};
 
 use super::results::Keyframe;
 use crate::config::KeyframeConfig;
 use crate::error::Result;
+use crate::imu::ImuBias;
 use crate::odometry::{RgbdPyramid, TrackingQuality, TrackingStatus};
 use crate::sensor::{ImuSample, RgbdFrame, Timestamp};
 
@@ -105,12 +106,20 @@ pub trait LoopClosureStage: Send {
     ) -> Result<Option<Isometry3<f64>>>;
 }
 
-/// A motion prior from inertial data (implemented by `imu::` preintegration;
-/// plug in with [`Pipeline::with_motion_prior`](super::Pipeline::with_motion_prior)).
+/// A motion prior from inertial data (implemented by
+/// [`crate::imu::ImuMotionPrior`]; plug in with
+/// [`Pipeline::with_motion_prior`](super::Pipeline::with_motion_prior)).
+///
+/// Per frame the pipeline calls [`Self::predict`] before tracking and
+/// [`Self::observe`] with the outcome. When tracking is lost and the
+/// prediction came from the prior, the frame keeps the predicted pose and is
+/// reported with [`TrackingSource::Imu`](super::TrackingSource::Imu) (lost,
+/// not fused).
 pub trait MotionPrior: Send {
     /// Predicts `world_from_camera` at `to` from the pose at `from` and the
-    /// IMU samples buffered since (timestamps in `(from − margin, to]`).
-    /// `None` falls back to the constant-velocity model.
+    /// IMU samples buffered since (timestamps in `(from − margin, to]`, plus
+    /// the first sample after `to` when it is already buffered, for
+    /// interpolation). `None` falls back to the constant-velocity model.
     fn predict(
         &mut self,
         samples: &[ImuSample],
@@ -118,12 +127,43 @@ pub trait MotionPrior: Send {
         to: Timestamp,
         world_from_previous: &Isometry3<f64>,
     ) -> Option<Isometry3<f64>>;
+
+    /// The pose the pipeline reports for the frame at `timestamp` (tracked,
+    /// given, or — when lost — the prediction) and its status; lets the
+    /// prior update its state (velocity, biases, gravity). Default: ignored.
+    fn observe(
+        &mut self,
+        timestamp: Timestamp,
+        world_from_camera: &Isometry3<f64>,
+        status: &TrackingStatus,
+    ) {
+        let _ = (timestamp, world_from_camera, status);
+    }
+
+    /// The prior's current inertial estimate, for reports. Default: `None`.
+    fn inertial_state(&self) -> Option<InertialState> {
+        None
+    }
+}
+
+/// What an IMU [`MotionPrior`] currently estimates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct InertialState {
+    /// Time of the last observed frame (camera clock).
+    pub timestamp: Timestamp,
+    /// Gyro and accelerometer biases.
+    pub bias: ImuBias,
+    /// Gravity in the world frame, once estimated, m/s².
+    pub gravity_world_m_s2: Option<Vector3<f64>>,
+    /// IMU velocity in the world frame at `timestamp`, once estimated, m/s.
+    pub velocity_world_m_s: Option<Vector3<f64>>,
+    /// Frames in the estimation window.
+    pub window_frames: usize,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::Vector3;
 
     #[test]
     fn motion_policy_thresholds() {

@@ -21,25 +21,27 @@ const MAX_SIGMA_GATE_FRACTION: f64 = 0.4;
 const MIN_ASSOCIATION_RATIO: f64 = 0.4;
 
 impl Pipeline {
-    /// Constant velocity on SE(3): `T_last · exp(ξ Δt)`, or the IMU prior.
-    pub(super) fn predict(&mut self, timestamp: Timestamp) -> Isometry3<f64> {
+    /// Constant velocity on SE(3): `T_last · exp(ξ Δt)`, or the IMU prior
+    /// (then the flag is `true`).
+    pub(super) fn predict(&mut self, timestamp: Timestamp) -> (Isometry3<f64>, bool) {
         let Some(last) = self.motion.last else {
-            return self.initial_world_from_camera;
+            return (self.initial_world_from_camera, false);
         };
         let dt_s = timestamp.secs_since(last.timestamp);
         if let Some(prior) = self.motion_prior.as_mut() {
             let from = Timestamp::from_secs_f64(last.timestamp.as_secs_f64() - 0.05);
             let start = self.imu.partition_point(|s| s.timestamp <= from);
-            let end = self.imu.partition_point(|s| s.timestamp <= timestamp);
-            let samples = &self.imu[start..end.max(start)];
+            // One sample past the frame (if buffered) for interpolation.
+            let end = self.imu.partition_point(|s| s.timestamp <= timestamp) + 1;
+            let samples = &self.imu[start..end.min(self.imu.len()).max(start)];
             if let Some(predicted) =
                 prior.predict(samples, last.timestamp, timestamp, &last.world_from_camera)
             {
-                return renormalized(predicted);
+                return (renormalized(predicted), true);
             }
         }
         let xi = Vector6::from(self.motion.velocity_per_s) * dt_s;
-        renormalized(last.world_from_camera * exp_se3(&xi))
+        (renormalized(last.world_from_camera * exp_se3(&xi)), false)
     }
 
     pub(super) fn track(
