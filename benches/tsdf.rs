@@ -235,6 +235,11 @@ fn benches(c: &mut Criterion) {
         report_cpu("raycast 320x240 2cm", || {
             black_box(raycaster_l1.render(&volume, &camera_l1, probe_pose)).ok();
         });
+        // Reference: no range image, no empty-space skipping.
+        let mut brute_l1 = Raycaster::new().with_empty_space_skipping(false);
+        report_cpu("raycast 320x240 2cm brute force", || {
+            black_box(brute_l1.render(&volume, &camera_l1, probe_pose)).ok();
+        });
         group.bench_function("2cm", |b| {
             b.iter(|| raycaster_l1.render(black_box(&volume), &camera_l1, probe_pose))
         });

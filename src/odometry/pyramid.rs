@@ -108,6 +108,50 @@ impl RgbdPyramid {
         Self::add_coarse_levels(camera, levels, config)
     }
 
+    /// Like [`Self::from_depth_intensity`], but without the finest
+    /// `first_level` levels: the returned pyramid's level 0 is level
+    /// `first_level` of the full pyramid (bit-identical), and the dropped
+    /// levels are only downsampled (no gradients, vertices or normals).
+    /// Used by frame-to-model tracking, whose model view starts coarser.
+    pub fn from_depth_intensity_from_level(
+        camera: &PinholeCamera,
+        intensity: Vec<f32>,
+        depth_m: Vec<f32>,
+        config: &PyramidConfig,
+        first_level: usize,
+    ) -> Result<Self> {
+        check_input(camera, intensity.len(), depth_m.len(), config)?;
+        let first_level = first_level.min(config.levels.saturating_sub(1));
+        let mut depth_m: Vec<f32> = depth_m
+            .into_par_iter()
+            .with_min_len(4096)
+            .map(|d| clamp_depth(d, config))
+            .collect();
+        let mut intensity = intensity;
+        let mut width = camera.width as usize;
+        for level in 1..=first_level {
+            let coarse = level_camera(camera, level)?;
+            (intensity, depth_m) = downsample(&intensity, &depth_m, width, &coarse, config);
+            width = coarse.width as usize;
+        }
+        let first_camera = camera.scaled_to_level(first_level as u32);
+        let mut levels = Vec::with_capacity(config.levels - first_level);
+        levels.push(make_level(first_camera, intensity, depth_m, None, config));
+        for level in first_level + 1..config.levels {
+            let finer = &levels[level - first_level - 1];
+            let coarse = level_camera(camera, level)?;
+            let (intensity, depth_m) = downsample(
+                &finer.intensity,
+                &finer.depth_m,
+                finer.width(),
+                &coarse,
+                config,
+            );
+            levels.push(make_level(coarse, intensity, depth_m, None, config));
+        }
+        Ok(Self { levels })
+    }
+
     /// Builds a reference pyramid from a rendered model view (e.g. a TSDF
     /// raycast at the predicted pose): vertices and normals in the view's
     /// camera frame (NaN or z ≤ 0 = invalid) and the rendered intensity.
@@ -142,14 +186,14 @@ impl RgbdPyramid {
     ) -> Result<Self> {
         for level in 1..config.levels {
             let finer = &levels[level - 1];
-            let coarse_camera = camera.scaled_to_level(level as u32);
-            if coarse_camera.width < 4 || coarse_camera.height < 4 {
-                return Err(Error::Config(format!(
-                    "pyramid level {level} of a {}x{} image is smaller than 4x4",
-                    camera.width, camera.height
-                )));
-            }
-            let (intensity, depth_m) = downsample(finer, &coarse_camera, config);
+            let coarse_camera = level_camera(camera, level)?;
+            let (intensity, depth_m) = downsample(
+                &finer.intensity,
+                &finer.depth_m,
+                finer.width(),
+                &coarse_camera,
+                config,
+            );
             levels.push(make_level(coarse_camera, intensity, depth_m, None, config));
         }
         Ok(Self { levels })
@@ -203,15 +247,28 @@ fn clamp_depth(d: f32, config: &PyramidConfig) -> f32 {
     }
 }
 
+/// The camera of pyramid level `level` (≥ 4×4 pixels, else an error).
+fn level_camera(camera: &PinholeCamera, level: usize) -> Result<PinholeCamera> {
+    let coarse_camera = camera.scaled_to_level(level as u32);
+    if coarse_camera.width < 4 || coarse_camera.height < 4 {
+        return Err(Error::Config(format!(
+            "pyramid level {level} of a {}x{} image is smaller than 4x4",
+            camera.width, camera.height
+        )));
+    }
+    Ok(coarse_camera)
+}
+
 /// 2×2 downsampling of intensity (mean) and depth (edge-aware, see module
-/// docs). Odd trailing rows/columns are dropped.
+/// docs) of a `fw` pixels wide level. Odd trailing rows/columns are dropped.
 fn downsample(
-    finer: &PyramidLevel,
+    finer_intensity: &[f32],
+    finer_depth_m: &[f32],
+    fw: usize,
     coarse: &PinholeCamera,
     config: &PyramidConfig,
 ) -> (Vec<f32>, Vec<f32>) {
     let (cw, ch) = (coarse.width as usize, coarse.height as usize);
-    let fw = finer.width();
     let mut intensity = vec![0.0f32; cw * ch];
     let mut depth = vec![0.0f32; cw * ch];
     intensity
@@ -222,10 +279,10 @@ fn downsample(
             for u in 0..cw {
                 let i00 = 2 * v * fw + 2 * u;
                 let idx = [i00, i00 + 1, i00 + fw, i00 + fw + 1];
-                irow[u] = 0.25 * idx.iter().map(|&i| finer.intensity[i]).sum::<f32>();
+                irow[u] = 0.25 * idx.iter().map(|&i| finer_intensity[i]).sum::<f32>();
                 let (mut lo, mut hi, mut sum, mut n) = (f32::INFINITY, 0.0f32, 0.0f32, 0u32);
                 for &i in &idx {
-                    let d = finer.depth_m[i];
+                    let d = finer_depth_m[i];
                     if d > 0.0 {
                         lo = lo.min(d);
                         hi = hi.max(d);
@@ -428,6 +485,51 @@ mod tests {
         // Intensity gradient of u/64 is 1/64 per pixel at level 0, 2/64 at 1.
         let l1 = &pyramid.levels[1];
         assert!((l1.intensity_gradient[10 * l1.width() + 10][1] - 2.0 / 64.0).abs() < 1e-6);
+    }
+
+    /// Oracle: skipping the finest levels equals dropping them afterwards.
+    #[test]
+    fn pyramid_from_level_equals_the_full_pyramid_without_its_finest_levels() {
+        let full = plane_pyramid();
+        let camera = full.levels[0].camera;
+        let n = camera.width as usize * camera.height as usize;
+        let (mut depth, mut intensity) = (vec![0.0f32; n], vec![0.0f32; n]);
+        for i in 0..n {
+            let (u, v) = ((i % 64) as f32, (i / 64) as f32);
+            let x = (f64::from(u) - camera.cx) / camera.fx;
+            depth[i] = (2.0 / (1.0 - 0.5 * x)) as f32;
+            intensity[i] = u / 64.0 + 0.01 * (v * 0.7).sin();
+        }
+        depth[5 * 64 + 7] = 0.0;
+        let config = PyramidConfig {
+            levels: 3,
+            ..PyramidConfig::default()
+        };
+        let full =
+            RgbdPyramid::from_depth_intensity(&camera, intensity.clone(), depth.clone(), &config)
+                .unwrap();
+        for first in 0..3 {
+            let reduced = RgbdPyramid::from_depth_intensity_from_level(
+                &camera,
+                intensity.clone(),
+                depth.clone(),
+                &config,
+                first,
+            )
+            .unwrap();
+            assert_eq!(reduced.level_count(), 3 - first);
+            for (a, b) in reduced.levels.iter().zip(&full.levels[first..]) {
+                assert_eq!(a.camera, b.camera);
+                assert_eq!(a.intensity, b.intensity);
+                assert_eq!(a.depth_m, b.depth_m);
+                let bits = |v: &[[f32; 3]]| -> Vec<[u32; 3]> {
+                    v.iter().map(|p| p.map(f32::to_bits)).collect()
+                };
+                assert_eq!(bits(&a.intensity_gradient), bits(&b.intensity_gradient));
+                assert_eq!(bits(&a.vertices), bits(&b.vertices));
+                assert_eq!(bits(&a.normals), bits(&b.normals));
+            }
+        }
     }
 
     #[test]

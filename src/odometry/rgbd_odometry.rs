@@ -194,6 +194,20 @@ impl RgbdOdometry {
         )
     }
 
+    /// [`Self::prepare`] without the finest `first_level` levels (they are
+    /// only downsampled, not built): level 0 of the result is level
+    /// `first_level` of [`Self::prepare`]'s pyramid, bit for bit.
+    pub fn prepare_from_level(&self, frame: &RgbdFrame, first_level: usize) -> Result<RgbdPyramid> {
+        let (intensity, depth_m) = self.undistorter.undistort_intensity_depth(frame)?;
+        RgbdPyramid::from_depth_intensity_from_level(
+            self.undistorter.output_camera(),
+            intensity,
+            depth_m,
+            &self.config.pyramid,
+            first_level,
+        )
+    }
+
     /// Estimates `reference_from_current` starting from `initial_guess`
     /// (same meaning; e.g. the previous frame's motion for a constant
     /// velocity model, or identity when the reference was rendered at the

@@ -63,9 +63,9 @@ impl ModelTracker {
 
     /// Undistorts `frame` and builds its pyramid from `level` down.
     pub(crate) fn prepare(&self, frame: &crate::sensor::RgbdFrame) -> Result<RgbdPyramid> {
-        let mut pyramid = self.full.prepare(frame)?;
-        pyramid.levels.drain(..self.level.min(pyramid.levels.len()));
-        Ok(pyramid)
+        // The dropped levels are only downsampled (no gradients, vertices,
+        // normals): same result as building all levels and draining.
+        self.full.prepare_from_level(frame, self.level)
     }
 
     /// Ray-casts `volume` at `world_from_camera` and converts the image into

@@ -20,9 +20,6 @@ use crate::geometry::PinholeCamera;
 /// Pixels per tile edge of [`CameraTables::tile_ray_bounds`].
 pub(crate) const TILE_PX: usize = 8;
 
-/// Virtual cells per edge of a raycasting range tile.
-pub(crate) const RANGE_TILE_CELLS: usize = 8;
-
 /// Marks a virtual-grid cell whose centre maps outside the real image.
 pub(crate) const NO_PIXEL: u32 = u32::MAX;
 
@@ -46,13 +43,6 @@ pub(crate) struct CameraTables {
     /// Focal lengths `(fx, fy)`: virtual cells per unit of normalised
     /// coordinate.
     pub focal: [f32; 2],
-    /// Range tiles (8×8 virtual cells) per row of the virtual grid.
-    pub range_tiles_x: usize,
-    /// Range tiles per column of the virtual grid.
-    pub range_tiles_y: usize,
-    /// Range tile of each pixel's ray (see [`Self::range_tile_of`]), or
-    /// [`NO_PIXEL`] for pixels without a ray.
-    pub pixel_range_tile: Vec<u32>,
     /// Tiles per row / column of the real image.
     pub tiles_x: usize,
     /// Tiles per column.
@@ -115,50 +105,17 @@ impl CameraTables {
                 *cell = (v as usize * width + u as usize) as u32;
             }
         }
-        let range_tiles_x = virtual_width.div_ceil(RANGE_TILE_CELLS).max(1);
-        let range_tiles_y = virtual_height.div_ceil(RANGE_TILE_CELLS).max(1);
-        let mut tables = Self {
+        Self {
             rays,
             virtual_origin,
             focal: [fx, fy],
-            range_tiles_x,
-            range_tiles_y,
-            pixel_range_tile: Vec::new(),
             virtual_width,
             virtual_height,
             virtual_to_pixel,
             tiles_x,
             tiles_y,
             tile_ray_bounds,
-        };
-        tables.pixel_range_tile = tables
-            .rays
-            .iter()
-            .map(|ray| {
-                if ray[0].is_nan() || ray[1].is_nan() {
-                    return NO_PIXEL;
-                }
-                let (tx, ty) = tables.range_tile_of(ray[0], ray[1]);
-                (ty * tables.range_tiles_x + tx) as u32
-            })
-            .collect();
-        tables
-    }
-
-    /// Range tile `(column, row)` holding normalised coordinates `(x, y)`,
-    /// clamped to the grid. Monotone in `x` and `y`, so the tiles of a
-    /// normalised box are the tile range of its corners.
-    #[inline]
-    pub(crate) fn range_tile_of(&self, x: f32, y: f32) -> (usize, usize) {
-        let cell = |c: f32, origin: f32, focal: f32, tiles: usize| -> usize {
-            let t = (((c - origin) * focal + 0.5) / RANGE_TILE_CELLS as f32).floor();
-            // NaN and negatives clamp to 0 (`as` saturates).
-            (t.max(0.0) as usize).min(tiles - 1)
-        };
-        (
-            cell(x, self.virtual_origin[0], self.focal[0], self.range_tiles_x),
-            cell(y, self.virtual_origin[1], self.focal[1], self.range_tiles_y),
-        )
+        }
     }
 }
 

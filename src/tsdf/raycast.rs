@@ -3,19 +3,40 @@
 //! al. 2011). The tracker uses this as its model view.
 //!
 //! Rays start near the surface: as in InfiniTAM (Kähler et al. 2015, §4.2)
-//! every allocated block is projected into a coarse range image (tiles of
-//! 8×8 cells of the undistorted image) holding, per tile, the depth interval
-//! `[z_min, z_max]` of the blocks covering it; each ray marches only over
-//! its tile's interval.
+//! every block rays march through is projected into a coarse range image
+//! (tiles of [`RANGE_TILE_CELLS`]² cells of the undistorted image) holding,
+//! per tile, the depth interval `[z_min, z_max]` of the blocks covering it;
+//! each ray marches only over its tile's interval. Blocks outside the view
+//! are culled, and a block crossing the near plane is clipped to it (its
+//! projection is the bounding box of its corners in front of the plane and
+//! of its edges' intersections with it), so one block beside the camera
+//! does not widen every tile's interval.
+//!
+//! Empty-space skipping at block granularity: a ray can only stop at a
+//! negative (observed, behind-the-surface) voxel, so only blocks holding one
+//! (*surface blocks*) enter the range image and the march. Every other block
+//! — unallocated, never observed, or only in front of a surface — is crossed
+//! in one step to its exit. The positive sample that brackets a crossing may
+//! lie in such a skipped block: after a skip the march looks back up to one
+//! truncation distance for it (nearest-voxel samples of the full volume).
+//! [`Raycaster::with_empty_space_skipping`] switches this off (every
+//! allocated block is marched), which is the oracle the fast path is tested
+//! against.
 
 use nalgebra::{Isometry3, Matrix3, Point3, Vector3};
 use rayon::prelude::*;
 
-use super::block::{floor_i32, local_voxel_index, BlockIndex, SDF_Q_SCALE};
-use super::camera_tables::{CameraTableCache, CameraTables, NO_PIXEL};
+use super::block::{floor_i32, local_voxel_index, Block, BlockIndex, BlockMap, SDF_Q_SCALE};
+use super::camera_tables::{CameraTableCache, CameraTables};
 use super::volume::{TsdfVolume, VoxelCache};
 use crate::error::Result;
 use crate::geometry::PinholeCamera;
+
+/// Virtual cells (≈ pixels of the undistorted image) per edge of a range
+/// tile. Finer than the integrator's 8-cell tiles: the interval of a tile is
+/// that of its nearest block, so smaller tiles start rays closer to their
+/// surface at depth edges; splatting costs O(projected block area / 16).
+const RANGE_TILE_CELLS: f32 = 4.0;
 
 /// A rendered view of the map: per pixel (row-major, the camera's size) the
 /// depth along the optical axis, the surface normal **in the world frame**
@@ -46,16 +67,38 @@ impl RaycastImage {
 
 /// Renders a [`TsdfVolume`]; caches the per-pixel rays of the last camera
 /// (undistorting 300 k pixels costs ~10 ms, so reuse one raycaster).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Raycaster {
     tables: CameraTableCache,
     depth_range_m: Option<(f32, f32)>,
+    skip_empty_space: bool,
+}
+
+impl Default for Raycaster {
+    fn default() -> Self {
+        Self {
+            tables: CameraTableCache::default(),
+            depth_range_m: None,
+            skip_empty_space: true,
+        }
+    }
 }
 
 impl Raycaster {
-    /// A raycaster marching over the volume's integration depth range.
+    /// A raycaster marching over the volume's integration depth range, with
+    /// empty-space skipping (see the [module docs](self)).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Enables (default) or disables the acceleration: when disabled, every
+    /// ray is marched over the whole depth range through every allocated
+    /// block (no range image, no block skipping) — the brute-force
+    /// reference the fast path is tested against (same hits up to the
+    /// sampling phase of the march).
+    pub fn with_empty_space_skipping(mut self, enabled: bool) -> Self {
+        self.skip_empty_space = enabled;
+        self
     }
 
     /// Marches over `[min_m, max_m]` of depth instead of the volume's
@@ -70,7 +113,8 @@ impl Raycaster {
     ///
     /// Along each pixel's ray, over the depth interval of its range tile,
     /// the nearest-voxel SDF is sampled with steps of `max(0.8 · sdf, voxel)`
-    /// (≤ 0.8 μ), unallocated blocks are skipped to their exit; at the first
+    /// (≤ 0.8 μ), blocks without a negative voxel (with skipping; else
+    /// unallocated blocks) are crossed to their exit; at the first
     /// sign change from + to − the crossing is refined by regula falsi on
     /// the trilinear SDF, and the normal is the normalised analytic gradient
     /// of the trilinear SDF there.
@@ -93,8 +137,20 @@ impl Raycaster {
         let mut depth_m = vec![0.0_f32; n];
         let mut normals_world = vec![Vector3::zeros(); n];
         let mut colors = vec![[0_u8; 3]; n];
+        let (ranges, marched) = if self.skip_empty_space {
+            let (ranges, marched) =
+                visible_blocks(volume, &tables, world_from_camera, min_m.max(1e-3), max_m);
+            (Some(ranges), marched)
+        } else {
+            let all = volume
+                .blocks
+                .iter()
+                .map(|(index, block)| (*index, &**block));
+            (None, all.collect())
+        };
         let marcher = Marcher {
             volume,
+            blocks: &marched,
             rotation: world_from_camera
                 .rotation
                 .to_rotation_matrix()
@@ -104,7 +160,6 @@ impl Raycaster {
             min_m: min_m.max(1e-3),
             max_m,
         };
-        let ranges = range_image(volume, &tables, world_from_camera, min_m.max(1e-3), max_m);
         depth_m
             .par_chunks_mut(width)
             .zip(normals_world.par_chunks_mut(width))
@@ -112,17 +167,24 @@ impl Raycaster {
             .enumerate()
             .for_each(|(v, ((depth_row, normal_row), color_row))| {
                 let mut cache = VoxelCache::new(volume);
+                let mut marched = MarchCache::new(marcher.blocks);
                 for u in 0..width {
                     let ray = rays[v * width + u];
-                    let tile = tables.pixel_range_tile[v * width + u];
-                    if tile == NO_PIXEL {
+                    if ray[0].is_nan() || ray[1].is_nan() {
                         continue;
                     }
-                    let [z_start, z_end] = ranges[tile as usize];
+                    let [z_start, z_end] = match &ranges {
+                        Some(ranges) => match ranges.tile_of(ray) {
+                            Some(tile) => ranges.intervals[tile],
+                            None => continue,
+                        },
+                        None => [min_m, max_m],
+                    };
                     if z_start > z_end {
                         continue;
                     }
-                    if let Some((z, normal, color)) = marcher.march(&mut cache, ray, z_start, z_end)
+                    if let Some((z, normal, color)) =
+                        marcher.march(&mut cache, &mut marched, ray, z_start, z_end)
                     {
                         depth_row[u] = z;
                         normal_row[u] = normal;
@@ -153,16 +215,162 @@ pub fn raycast(
     Raycaster::new().render(volume, camera, world_from_camera)
 }
 
-/// Per range tile the depth interval `[z_min, z_max]` covered by allocated
-/// blocks (empty: `z_min > z_max`). Parallel over blocks.
-fn range_image(
-    volume: &TsdfVolume,
+/// Whether `block` holds an observed negative voxel (a ray can only stop
+/// in such a block). Branch-free per 64 voxels so it vectorises.
+fn has_observed_negative(block: &Block) -> bool {
+    block
+        .sdf_raw()
+        .chunks_exact(64)
+        .zip(block.weights().chunks_exact(64))
+        .any(|(sdf, weight)| {
+            sdf.iter()
+                .zip(weight)
+                .fold(false, |any, (&s, &w)| any | ((s < 0) & (w > 0)))
+        })
+}
+
+/// The range image: per tile the depth interval `[z_min, z_max]` of the
+/// marched blocks covering it (empty: `z_min > z_max`).
+struct RangeImage {
+    /// Normalised coordinates of the grid's corner.
+    origin: [f32; 2],
+    /// Tiles per unit of normalised coordinate.
+    scale: [f32; 2],
+    tiles_x: usize,
+    tiles_y: usize,
+    intervals: Vec<[f32; 2]>,
+}
+
+impl RangeImage {
+    fn new(tables: &CameraTables) -> Self {
+        // The virtual grid covers every ray with one cell of margin.
+        let tiles_x = (tables.virtual_width as f32 / RANGE_TILE_CELLS).ceil() as usize;
+        let tiles_y = (tables.virtual_height as f32 / RANGE_TILE_CELLS).ceil() as usize;
+        let (tiles_x, tiles_y) = (tiles_x.max(1), tiles_y.max(1));
+        Self {
+            origin: [
+                tables.virtual_origin[0] - 0.5 / tables.focal[0],
+                tables.virtual_origin[1] - 0.5 / tables.focal[1],
+            ],
+            scale: [
+                tables.focal[0] / RANGE_TILE_CELLS,
+                tables.focal[1] / RANGE_TILE_CELLS,
+            ],
+            tiles_x,
+            tiles_y,
+            intervals: vec![[f32::INFINITY, f32::NEG_INFINITY]; tiles_x * tiles_y],
+        }
+    }
+
+    /// Unclamped tile coordinates of normalised `(x, y)`.
+    #[inline]
+    fn tile_coords(&self, x: f32, y: f32) -> (f32, f32) {
+        (
+            ((x - self.origin[0]) * self.scale[0]).floor(),
+            ((y - self.origin[1]) * self.scale[1]).floor(),
+        )
+    }
+
+    /// Tile of a pixel's ray; `None` for a NaN ray or outside the grid.
+    #[inline]
+    fn tile_of(&self, ray: [f32; 2]) -> Option<usize> {
+        let (tx, ty) = self.tile_coords(ray[0], ray[1]);
+        // NaN fails both comparisons.
+        let inside = tx >= 0.0 && ty >= 0.0 && tx < self.tiles_x as f32 && ty < self.tiles_y as f32;
+        inside.then(|| ty as usize * self.tiles_x + tx as usize)
+    }
+
+    /// Widens the tiles covering the normalised box `[x0, x1] × [y0, y1]`
+    /// to include `[z_lo, z_hi]`; a box outside the grid changes nothing.
+    fn splat(&mut self, [x0, x1, y0, y1]: [f32; 4], z_lo: f32, z_hi: f32) {
+        let (tx0, ty0) = self.tile_coords(x0, y0);
+        let (tx1, ty1) = self.tile_coords(x1, y1);
+        let (nx, ny) = (self.tiles_x as f32, self.tiles_y as f32);
+        if !(tx1 >= 0.0 && ty1 >= 0.0 && tx0 < nx && ty0 < ny) {
+            return;
+        }
+        let (tx0, tx1) = (tx0.max(0.0) as usize, tx1.min(nx - 1.0) as usize);
+        let (ty0, ty1) = (ty0.max(0.0) as usize, ty1.min(ny - 1.0) as usize);
+        for ty in ty0..=ty1 {
+            let row = ty * self.tiles_x;
+            for r in &mut self.intervals[row + tx0..=row + tx1] {
+                r[0] = r[0].min(z_lo);
+                r[1] = r[1].max(z_hi);
+            }
+        }
+    }
+
+    fn merge(mut self, other: &Self) -> Self {
+        for (x, y) in self.intervals.iter_mut().zip(&other.intervals) {
+            x[0] = x[0].min(y[0]);
+            x[1] = x[1].max(y[1]);
+        }
+        self
+    }
+}
+
+/// Normalised bounding box `[x0, x1, y0, y1]` and depth interval of the
+/// part of a block (its 8 corners in the camera frame, bit `a` of the index
+/// = +edge `a`) in front of the plane `z = min_m`; `None` if none is.
+/// The part is convex, so its projection is bounded by its vertices: the
+/// corners in front and the edges' intersections with the plane.
+fn clipped_projection(corners: &[Vector3<f32>; 8], min_m: f32) -> Option<([f32; 4], f32, f32)> {
+    let mut bounds = [
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+    ];
+    let (mut z_lo, mut z_hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    let mut add = |p: &Vector3<f32>| {
+        let (x, y) = (p.x / p.z, p.y / p.z);
+        bounds = [
+            bounds[0].min(x),
+            bounds[1].max(x),
+            bounds[2].min(y),
+            bounds[3].max(y),
+        ];
+        z_lo = z_lo.min(p.z);
+        z_hi = z_hi.max(p.z);
+    };
+    let in_front = corners.iter().filter(|c| c.z >= min_m).count();
+    if in_front == 0 {
+        return None;
+    }
+    for c in corners.iter().filter(|c| c.z >= min_m) {
+        add(c);
+    }
+    if in_front < 8 {
+        for k in 0..8 {
+            for a in 0..3 {
+                let j = k | 1 << a;
+                if j == k {
+                    continue;
+                }
+                let (p, q) = (corners[k], corners[j]);
+                if (p.z < min_m) != (q.z < min_m) {
+                    let t = (min_m - p.z) / (q.z - p.z);
+                    let mut on_plane = p + (q - p) * t;
+                    on_plane.z = min_m;
+                    add(&on_plane);
+                }
+            }
+        }
+    }
+    Some((bounds, z_lo, z_hi))
+}
+
+/// Per-frame ray-cast inputs, gathered in one parallel pass over the
+/// blocks: the blocks rays must march — visible, in the depth range and
+/// holding an observed negative voxel — by index, and their
+/// [`RangeImage`].
+fn visible_blocks<'a>(
+    volume: &'a TsdfVolume,
     tables: &CameraTables,
     world_from_camera: &Isometry3<f64>,
     min_m: f32,
     max_m: f32,
-) -> Vec<[f32; 2]> {
-    let tiles = tables.range_tiles_x * tables.range_tiles_y;
+) -> (RangeImage, BlockMap<&'a Block>) {
     let camera_from_world = world_from_camera.inverse();
     let rotation: Matrix3<f32> = camera_from_world
         .rotation
@@ -172,12 +380,13 @@ fn range_image(
     let translation: Vector3<f32> = camera_from_world.translation.vector.cast();
     let block_m = volume.block_size_m();
     let edges = [0, 1, 2].map(|a| rotation.column(a) * block_m);
-    let empty = || vec![[f32::INFINITY, f32::NEG_INFINITY]; tiles];
-    let blocks: Vec<BlockIndex> = volume.blocks.keys().copied().collect();
-    blocks
+    type Gathered<'b> = (RangeImage, Vec<(BlockIndex, &'b Block)>);
+    let empty = || -> Gathered<'a> { (RangeImage::new(tables), Vec::new()) };
+    let blocks: Vec<(&BlockIndex, &Box<Block>)> = volume.blocks.iter().collect();
+    let (ranges, marched) = blocks
         .par_chunks(256)
-        .fold(empty, |mut ranges, chunk| {
-            for index in chunk {
+        .fold(empty, |(mut ranges, mut marched), chunk| {
+            for &(index, block) in chunk {
                 let first = index
                     .first_voxel()
                     .map(|c| c as f32 * volume.voxel_size_m());
@@ -190,55 +399,67 @@ fn range_image(
                         }
                     }
                 }
-                let z_lo = corners.iter().map(|c| c.z).fold(f32::INFINITY, f32::min);
-                let z_hi = corners
-                    .iter()
-                    .map(|c| c.z)
-                    .fold(f32::NEG_INFINITY, f32::max);
-                if z_hi < min_m || z_lo > max_m {
+                let Some((bounds, z_lo, z_hi)) = clipped_projection(&corners, min_m) else {
+                    continue;
+                };
+                if z_lo > max_m {
                     continue;
                 }
-                let (t0, t1) = if z_lo < min_m {
-                    // Straddles the near plane: its projection is unbounded.
-                    ((0, 0), (tables.range_tiles_x - 1, tables.range_tiles_y - 1))
-                } else {
-                    let (mut x0, mut x1, mut y0, mut y1) = (
-                        f32::INFINITY,
-                        f32::NEG_INFINITY,
-                        f32::INFINITY,
-                        f32::NEG_INFINITY,
-                    );
-                    for c in &corners {
-                        let (x, y) = (c.x / c.z, c.y / c.z);
-                        x0 = x0.min(x);
-                        x1 = x1.max(x);
-                        y0 = y0.min(y);
-                        y1 = y1.max(y);
-                    }
-                    (tables.range_tile_of(x0, y0), tables.range_tile_of(x1, y1))
-                };
-                for ty in t0.1..=t1.1 {
-                    for r in &mut ranges
-                        [ty * tables.range_tiles_x + t0.0..=ty * tables.range_tiles_x + t1.0]
-                    {
-                        r[0] = r[0].min(z_lo);
-                        r[1] = r[1].max(z_hi);
-                    }
+                let (tx0, ty0) = ranges.tile_coords(bounds[0], bounds[2]);
+                let (tx1, ty1) = ranges.tile_coords(bounds[1], bounds[3]);
+                let outside = tx1 < 0.0
+                    || ty1 < 0.0
+                    || tx0 >= ranges.tiles_x as f32
+                    || ty0 >= ranges.tiles_y as f32;
+                if outside || !has_observed_negative(block) {
+                    continue;
                 }
+                marched.push((*index, &**block));
+                ranges.splat(bounds, z_lo, z_hi);
             }
-            ranges
+            (ranges, marched)
         })
-        .reduce(empty, |mut a, b| {
-            for (x, y) in a.iter_mut().zip(&b) {
-                x[0] = x[0].min(y[0]);
-                x[1] = x[1].max(y[1]);
-            }
-            a
-        })
+        .reduce(empty, |(a, mut marched_a), (b, marched_b)| {
+            marched_a.extend(marched_b);
+            (a.merge(&b), marched_a)
+        });
+    let mut map = BlockMap::with_capacity_and_hasher(marched.len(), Default::default());
+    map.extend(marched);
+    (ranges, map)
+}
+
+/// The last block looked up in the marched-block map.
+struct MarchCache<'m, 'a> {
+    blocks: &'m BlockMap<&'a Block>,
+    last_index: BlockIndex,
+    last_block: Option<&'a Block>,
+}
+
+impl<'m, 'a> MarchCache<'m, 'a> {
+    fn new(blocks: &'m BlockMap<&'a Block>) -> Self {
+        // A sentinel index that no lookup hits before `block` runs.
+        let last_index = BlockIndex::new(i32::MIN, i32::MIN, i32::MIN);
+        Self {
+            blocks,
+            last_index,
+            last_block: blocks.get(&last_index).copied(),
+        }
+    }
+
+    #[inline]
+    fn block(&mut self, index: BlockIndex) -> Option<&'a Block> {
+        if index != self.last_index {
+            self.last_index = index;
+            self.last_block = self.blocks.get(&index).copied();
+        }
+        self.last_block
+    }
 }
 
 struct Marcher<'a> {
     volume: &'a TsdfVolume,
+    /// The blocks rays march through (see [`visible_blocks`]).
+    blocks: &'a BlockMap<&'a Block>,
     rotation: Matrix3<f32>,
     origin: Vector3<f32>,
     min_m: f32,
@@ -250,6 +471,7 @@ impl Marcher<'_> {
     fn march(
         &self,
         cache: &mut VoxelCache<'_>,
+        marched: &mut MarchCache<'_, '_>,
         ray: [f32; 2],
         z_start: f32,
         z_end: f32,
@@ -263,6 +485,9 @@ impl Marcher<'_> {
         let mut z = z_start.max(self.min_m);
         let z_end = z_end.min(self.max_m);
         let mut previous: Option<(f32, f32)> = None;
+        // Whether the last step crossed space without sampling it (so is
+        // the start: the range image skipped what lies before it).
+        let mut skipped = true;
         let inv_voxel = 1.0 / voxel_m;
         let truncation_m = self.volume.truncation_distance_m();
         // Through unobserved voxels: half the truncation band, which cannot
@@ -276,8 +501,9 @@ impl Marcher<'_> {
                 floor_i32(p.z * inv_voxel),
             ];
             let index = BlockIndex::of_voxel(v);
-            let Some(block) = cache.block(index) else {
-                // Jump to where the ray leaves this empty block.
+            let Some(block) = marched.block(index) else {
+                // Jump to where the ray leaves this block: it holds no
+                // negative voxel, so no crossing ends in it.
                 let cell = [index.x as f32, index.y as f32, index.z as f32];
                 let mut exit = f32::INFINITY;
                 for a in 0..3 {
@@ -289,6 +515,7 @@ impl Marcher<'_> {
                 }
                 z += exit.max(0.0) + 1e-5;
                 previous = None;
+                skipped = true;
                 continue;
             };
             let local = local_voxel_index(
@@ -296,6 +523,7 @@ impl Marcher<'_> {
                 (v[1] & 7) as usize,
                 (v[2] & 7) as usize,
             );
+            let was_skipped = std::mem::replace(&mut skipped, false);
             if block.weights()[local] == 0 {
                 previous = None;
                 z += unobserved_step_m * inv_norm;
@@ -305,6 +533,26 @@ impl Marcher<'_> {
             if sdf < 0.0 {
                 if let Some((z0, s0)) = previous {
                     return self.refine(cache, &at, dir, (z0, s0), (z, sdf));
+                }
+                if was_skipped {
+                    // The positive side may lie in the block just crossed.
+                    let back_m = voxel_m * inv_norm;
+                    for k in 1..=(truncation_m / voxel_m).ceil() as usize {
+                        let zb = z - k as f32 * back_m;
+                        let q = at(zb);
+                        let vb = [
+                            floor_i32(q.x * inv_voxel),
+                            floor_i32(q.y * inv_voxel),
+                            floor_i32(q.z * inv_voxel),
+                        ];
+                        match cache.raw(vb) {
+                            Some((s, w, _)) if w > 0 && s >= 0 => {
+                                let sb = f32::from(s) * (truncation_m / SDF_Q_SCALE);
+                                return self.refine(cache, &at, dir, (zb, sb), (z, sdf));
+                            }
+                            _ => {}
+                        }
+                    }
                 }
                 // Started behind a surface (or after a hole): walk on.
                 z += voxel_m * inv_norm;
@@ -318,7 +566,7 @@ impl Marcher<'_> {
 
     /// Refines the crossing between a positive sample at `z0` and a
     /// negative one at `z1` (nearest-voxel SDF values): linear interpolation
-    /// of the two, then two Newton steps on the trilinear SDF along the ray
+    /// of the two, then up to two Newton steps on the trilinear SDF along the ray
     /// (KinectFusion §3.5 uses the same interpolation; Newton on the
     /// trilinear field converges in 1–2 steps next to the surface).
     fn refine(
@@ -331,6 +579,9 @@ impl Marcher<'_> {
     ) -> Option<(f32, Vector3<f32>, [u8; 3])> {
         let mut z = z0 + (z1 - z0) * s0 / (s0 - s1);
         let mut last = None;
+        // A Newton step this small leaves a quadratically smaller error:
+        // skip the second trilinear read (most rays).
+        let converged_m = 0.05 * self.volume.voxel_size_m();
         for _ in 0..2 {
             let Some((f, gradient, color)) = cache.trilinear(&at(z)) else {
                 break;
@@ -339,7 +590,11 @@ impl Marcher<'_> {
             let slope = gradient.dot(&dir);
             last = Some((gradient, color));
             if slope < -1e-6 {
-                z = (z - f / slope).clamp(z0, z1);
+                let step = f / slope;
+                z = (z - step).clamp(z0, z1);
+                if (step * dir.norm()).abs() < converged_m {
+                    break;
+                }
             }
         }
         let (gradient, color) = match last {
