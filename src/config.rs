@@ -160,6 +160,109 @@ impl Default for SceneGraphUpdateConfig {
     }
 }
 
+/// Loop-closure correction of poses and map (see the
+/// [`pipeline`](crate::pipeline) module docs): a keyframe pose graph
+/// optimised when the loop-closure stage reports loops, and the TSDF
+/// rebuilt from stored keyframe RGB-D data at the corrected poses.
+///
+/// Odometry edges get the fixed information `diag(1/σ_t², 1/σ_r²)`: the
+/// tracker's Hessian is not a calibrated covariance (dense tracking is
+/// overconfident by orders of magnitude), so a per-edge drift budget is
+/// the honest model. Together with `loop_kernel_c` it sets which loops are
+/// accepted: a loop whose discrepancy is well inside the chain's
+/// accumulated uncertainty (√n·σ for n edges) is closed, one far outside it
+/// is down-weighted by the Cauchy kernel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoopCorrectionConfig {
+    /// Optimise the pose graph when loops arrive (`false`: loops are only
+    /// stored and counted).
+    pub enabled: bool,
+    /// Translation drift budget of one odometry edge (keyframe to
+    /// keyframe), metres (1σ).
+    pub odometry_sigma_m: f64,
+    /// Rotation drift budget of one odometry edge, degrees (1σ).
+    pub odometry_sigma_deg: f64,
+    /// Scale c of the Cauchy kernel on the whitened loop error (0 = plain
+    /// least squares, no outlier rejection).
+    pub loop_kernel_c: f64,
+    /// Levenberg–Marquardt iteration limit per correction.
+    pub max_iterations: usize,
+    /// Rebuild the TSDF from the stored frames at the corrected poses
+    /// (`false`: only poses are corrected; the map keeps its double walls).
+    pub reintegrate: bool,
+    /// Rebuild the map only when some keyframe's view moved at least this
+    /// many voxels since the map was built (bound `|Δt| + |Δθ| ·
+    /// tsdf.max_integration_depth_m`): repeated loops at the same place
+    /// then cost an optimisation, not a rebuild each.
+    pub rebuild_min_shift_vox: f64,
+    /// Besides keyframes, also store every n-th integrated frame for
+    /// re-integration (0 = keyframes only). More frames: a denser, less
+    /// noisy rebuilt map, at 5 bytes per pixel each.
+    pub store_every_n_frames: usize,
+    /// At most this many stored frames (keyframes included); when full,
+    /// every second stored frame is dropped (non-keyframes first) and the
+    /// storing rate halves, so the store keeps an even coverage of the
+    /// whole session. 640×480: 1.5 MB per frame.
+    pub max_stored_frames: usize,
+}
+
+impl Default for LoopCorrectionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            odometry_sigma_m: 0.01,
+            odometry_sigma_deg: 0.5,
+            loop_kernel_c: 3.0,
+            max_iterations: 50,
+            reintegrate: true,
+            rebuild_min_shift_vox: 0.5,
+            store_every_n_frames: 0,
+            max_stored_frames: 256,
+        }
+    }
+}
+
+impl LoopCorrectionConfig {
+    /// Checks the fields; [`Error::Config`] names the field.
+    pub fn validate(&self) -> Result<()> {
+        for (name, value) in [
+            ("odometry_sigma_m", self.odometry_sigma_m),
+            ("odometry_sigma_deg", self.odometry_sigma_deg),
+        ] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(Error::Config(format!(
+                    "loop_correction.{name} = {value} must be finite and > 0"
+                )));
+            }
+        }
+        if !(self.loop_kernel_c.is_finite() && self.loop_kernel_c >= 0.0) {
+            return Err(Error::Config(format!(
+                "loop_correction.loop_kernel_c = {} must be finite and ≥ 0",
+                self.loop_kernel_c
+            )));
+        }
+        if !(self.rebuild_min_shift_vox.is_finite() && self.rebuild_min_shift_vox >= 0.0) {
+            return Err(Error::Config(format!(
+                "loop_correction.rebuild_min_shift_vox = {} must be finite and ≥ 0",
+                self.rebuild_min_shift_vox
+            )));
+        }
+        if self.max_iterations == 0 {
+            return Err(Error::Config(
+                "loop_correction.max_iterations must be ≥ 1".into(),
+            ));
+        }
+        if self.max_stored_frames < 2 {
+            return Err(Error::Config(format!(
+                "loop_correction.max_stored_frames = {} must be ≥ 2",
+                self.max_stored_frames
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The whole configuration of a mapping session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -182,6 +285,8 @@ pub struct Config {
     pub mesh: MeshConfig,
     /// Scene-graph updates.
     pub scene_graph: SceneGraphUpdateConfig,
+    /// Loop-closure correction (pose graph + map rebuild).
+    pub loop_correction: LoopCorrectionConfig,
 }
 
 impl Default for Config {
@@ -207,6 +312,7 @@ impl Default for Config {
             keyframes: KeyframeConfig::default(),
             mesh: MeshConfig::default(),
             scene_graph: SceneGraphUpdateConfig::default(),
+            loop_correction: LoopCorrectionConfig::default(),
         }
     }
 }
@@ -313,7 +419,7 @@ impl Config {
             .gripper
             .validate()
             .map_err(|e| prefixed("scene_graph.builder.gripper", e))?;
-        Ok(())
+        self.loop_correction.validate()
     }
 
     /// Sets the mode.
@@ -381,6 +487,12 @@ impl Config {
         self
     }
 
+    /// Sets the loop-correction section.
+    pub fn with_loop_correction(mut self, loop_correction: LoopCorrectionConfig) -> Self {
+        self.loop_correction = loop_correction;
+        self
+    }
+
     /// Enables or disables the background scene-graph thread.
     pub fn with_background_scene_graph(mut self, background: bool) -> Self {
         self.scene_graph.background = background;
@@ -443,6 +555,13 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.to_string().contains("camera"), "{err}");
+        let err = Config::from_toml_str("[loop_correction]\nodometry_sigma_m = 0.0\n").unwrap_err();
+        assert!(
+            err.to_string().contains("loop_correction.odometry_sigma_m"),
+            "{err}"
+        );
+        let config = Config::from_toml_str("[loop_correction]\nreintegrate = false\n").unwrap();
+        assert!(!config.loop_correction.reintegrate && config.loop_correction.enabled);
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! integrate  fuse into the TSDF (never when lost)
 //! mesh       marching cubes on the dirty blocks, every mesh.every_n_frames
 //! graph      scene-graph update every scene_graph.every_n_frames / every_s
+//! correct    new loop closures → keyframe pose-graph optimisation; poses
+//!            follow their keyframes, the map is rebuilt (see `correction`)
 //! ```
 //!
 //! # Threading
@@ -59,6 +61,7 @@
 //! # Ok::<(), scenemap::Error>(())
 //! ```
 
+pub mod correction;
 mod model_view;
 mod reader;
 mod results;
@@ -75,6 +78,7 @@ use std::time::Instant;
 use nalgebra::Isometry3;
 use serde::{Deserialize, Serialize};
 
+pub use correction::LoopCorrectionReport;
 pub use reader::{LiveState, MapSnapshot, PipelineReader};
 pub use results::{
     FrameResult, Keyframe, PipelineSummary, StageStats, StageSummary, StageTimings, TrackingSource,
@@ -162,6 +166,7 @@ pub struct Pipeline {
     counters: Counters,
     frames_since_scene_graph: usize,
     last_scene_graph_at: Option<Timestamp>,
+    correction: correction::LoopCorrection,
 }
 
 impl Pipeline {
@@ -195,6 +200,7 @@ impl Pipeline {
             counters: Counters::default(),
             frames_since_scene_graph: 0,
             last_scene_graph_at: None,
+            correction: correction::LoopCorrection::default(),
             initial_world_from_camera: Isometry3::identity(),
             config,
             camera,
@@ -277,7 +283,9 @@ impl Pipeline {
                 world_from_camera: tracked.world_from_camera,
             });
         }
-        Ok(self.record(frame, tracked, is_keyframe, integrated, timing, started))
+        let result = self.record(frame, tracked, is_keyframe, integrated, timing, started);
+        // 8. Correct: new loop closures → pose graph, poses and map follow.
+        self.after_frame(frame, result)
     }
 
     /// Fuses `frame` at the given `world_from_camera` (mode `groundtruth`,
@@ -320,7 +328,8 @@ impl Pipeline {
         let integrated = self.integrate(frame, &tracked, &mut timing)?;
         self.update_mesh_and_graph(frame, &tracked, &mut timing)?;
         self.reference = None;
-        Ok(self.record(frame, tracked, is_keyframe, integrated, timing, started))
+        let result = self.record(frame, tracked, is_keyframe, integrated, timing, started);
+        self.after_frame(frame, result)
     }
 
     /// Buffers an IMU sample for the motion prior. Samples must arrive in
@@ -447,6 +456,7 @@ impl Pipeline {
         let total_s: f64 = self.timings.iter().map(|t| t.total_ms).sum::<f64>() / 1e3;
         let mesh = self.mesher.mesh();
         let c = &self.counters;
+        let (stored_frames, stored_bytes) = self.correction.store_stats();
         PipelineSummary {
             frames: c.frames,
             lost_frames: c.lost,
@@ -456,6 +466,9 @@ impl Pipeline {
             frame_to_frame_frames: c.frame_to_frame,
             keyframes: self.keyframes.len(),
             loop_closures: self.loop_closures.len(),
+            loop_corrections: self.correction.corrections,
+            stored_frames,
+            stored_frames_mib: stored_bytes as f64 / (1024.0 * 1024.0),
             scene_graph_updates: self.scene_graph.updates,
             stages,
             fps: if total_s > 0.0 {

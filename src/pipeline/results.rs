@@ -28,6 +28,10 @@ pub struct StageTimings {
     /// without a prior.
     #[serde(default)]
     pub imu_ms: f64,
+    /// Loop correction: pose-graph optimisation, re-anchoring, map rebuild
+    /// and full re-mesh (0 on frames without new loop closures).
+    #[serde(default)]
+    pub loop_correction_ms: f64,
     /// The whole call.
     pub total_ms: f64,
 }
@@ -85,7 +89,7 @@ pub struct Keyframe {
     pub frame_index: usize,
     /// Timestamp of the frame.
     pub timestamp: Timestamp,
-    /// Pose when it was made.
+    /// Its pose: as tracked, then as corrected by each loop correction.
     pub world_from_camera: Isometry3<f64>,
 }
 
@@ -144,6 +148,10 @@ pub struct StageSummary {
     /// See [`StageTimings::imu_ms`].
     #[serde(default)]
     pub imu: StageStats,
+    /// See [`StageTimings::loop_correction_ms`], over the frames that ran
+    /// a correction only (all zero when none did).
+    #[serde(default)]
+    pub loop_correction: StageStats,
     /// See [`StageTimings::total_ms`].
     pub total: StageStats,
 }
@@ -162,6 +170,13 @@ impl StageSummary {
             mesh: stat(|t| t.mesh_ms),
             scene_graph: stat(|t| t.scene_graph_ms),
             imu: stat(|t| t.imu_ms),
+            loop_correction: StageStats::from_samples(
+                &timings
+                    .iter()
+                    .map(|t| t.loop_correction_ms)
+                    .filter(|&ms| ms > 0.0)
+                    .collect::<Vec<_>>(),
+            ),
             total: stat(|t| t.total_ms),
         }
     }
@@ -187,6 +202,16 @@ pub struct PipelineSummary {
     pub keyframes: usize,
     /// Loop closures reported by the loop-closure stage.
     pub loop_closures: usize,
+    /// Loop corrections run (pose-graph optimisations; see
+    /// [`crate::config::LoopCorrectionConfig`]).
+    #[serde(default)]
+    pub loop_corrections: usize,
+    /// Frames held for re-integrating the map after a loop correction.
+    #[serde(default)]
+    pub stored_frames: usize,
+    /// Memory of the stored frames, MiB.
+    #[serde(default)]
+    pub stored_frames_mib: f64,
     /// Scene-graph updates completed.
     pub scene_graph_updates: usize,
     /// Per-stage median / p95 / mean, ms.

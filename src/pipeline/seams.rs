@@ -87,8 +87,9 @@ pub struct LoopClosure {
 pub trait LoopClosureStage: Send {
     /// Called for every new keyframe with its frame and its tracking
     /// pyramid (starting at `tracking.model_view_level`); returns the loop
-    /// closures it found. The pipeline counts and stores them (pose-graph
-    /// correction of the map is the stage's business).
+    /// closures it found. The pipeline stores them and, when
+    /// `loop_correction.enabled`, optimises the keyframe pose graph and
+    /// rebuilds the map at the corrected poses (`pipeline::correction`).
     fn add_keyframe(
         &mut self,
         keyframe: &Keyframe,
@@ -104,6 +105,13 @@ pub trait LoopClosureStage: Send {
         frame: &RgbdFrame,
         pyramid: &RgbdPyramid,
     ) -> Result<Option<Isometry3<f64>>>;
+
+    /// Called after a loop correction moved the keyframes: their corrected
+    /// poses (same ids as given to [`Self::add_keyframe`]), so that
+    /// relocalisation answers in the corrected frame. Default: ignored.
+    fn keyframes_corrected(&mut self, keyframes: &[Keyframe]) {
+        let _ = keyframes;
+    }
 }
 
 /// A motion prior from inertial data (implemented by

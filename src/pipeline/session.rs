@@ -9,9 +9,15 @@
 //! | `keyframes.json` | the keyframes |
 //! | `map.smap` | the TSDF ([`TsdfVolume::save`], versioned and checksummed) |
 //! | `scene_graph.json` | the latest scene graph (versioned) |
+//! | `loop_correction.json` | pose-graph edges (odometry, loop closures), correction count |
 //!
 //! Per-frame timings are not saved; a loaded session re-meshes its map and
 //! its scene-graph builder restarts object identity with its next update.
+//! The RGB-D frames stored for re-integration after a loop correction are
+//! not saved (hundreds of MB): a loaded session still corrects its poses
+//! on later loops, but keeps its map as loaded (see `pipeline::correction`).
+//! `loop_correction.json` is optional: a session without it (written before
+//! it existed) gets odometry edges from its keyframe poses.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -19,6 +25,7 @@ use std::sync::Arc;
 use nalgebra::Isometry3;
 use serde::{Deserialize, Serialize};
 
+use super::correction::{LoopCorrection, SavedCorrection};
 use super::{Counters, Keyframe, MotionState, Pipeline};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -41,6 +48,8 @@ struct Files {
     keyframes: String,
     map: String,
     scene_graph: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    loop_correction: Option<String>,
 }
 
 impl Default for Files {
@@ -51,6 +60,7 @@ impl Default for Files {
             keyframes: "keyframes.json".into(),
             map: "map.smap".into(),
             scene_graph: "scene_graph.json".into(),
+            loop_correction: Some("loop_correction.json".into()),
         }
     }
 }
@@ -89,6 +99,9 @@ impl Pipeline {
         self.scene_graph
             .graph
             .save_json(dir.join(&files.scene_graph))?;
+        if let Some(name) = &files.loop_correction {
+            write_json(&dir.join(name), &self.correction.saved(&self.loop_closures))?;
+        }
         let manifest = Manifest {
             format_version: SESSION_FORMAT_VERSION,
             writer: format!("scenemap {}", env!("CARGO_PKG_VERSION")),
@@ -156,6 +169,24 @@ impl Pipeline {
                 ),
             ));
         }
+        let saved = match &files.loop_correction {
+            Some(name) => {
+                let path = dir.join(name);
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                let saved = serde_json::from_str::<SavedCorrection>(&text)
+                    .map_err(|source| Error::Json { path, source })?;
+                Some(saved)
+            }
+            None => None,
+        };
+        pipeline.correction = LoopCorrection::restore(
+            saved,
+            &pipeline.keyframes,
+            &pipeline.trajectory,
+            manifest.counters.integrated,
+            &pipeline.config.loop_correction,
+        );
+        pipeline.loop_closures = pipeline.correction.loop_closures();
         pipeline.counters = manifest.counters;
         pipeline.motion = manifest.motion;
         pipeline.frames_since_scene_graph = manifest.frames_since_scene_graph;

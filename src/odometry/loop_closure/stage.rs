@@ -337,4 +337,23 @@ impl LoopClosureStage for KeyframeLoopClosure {
         });
         Ok(pose)
     }
+
+    /// Moves the stored keyframes to their corrected poses, so relocalised
+    /// poses are in the corrected world frame.
+    fn keyframes_corrected(&mut self, keyframes: &[Keyframe]) {
+        for (store_id, pipeline_id) in self.pipeline_ids.iter().enumerate() {
+            // Pipeline keyframe ids are their indices; search otherwise.
+            let corrected = keyframes
+                .get(*pipeline_id)
+                .filter(|k| k.id == *pipeline_id)
+                .or_else(|| keyframes.iter().find(|k| k.id == *pipeline_id));
+            if let Some(keyframe) = corrected {
+                // Cannot fail: `store_id` indexes the store (ids are pushed
+                // together with the keyframe).
+                let _ = self
+                    .store
+                    .set_world_from_keyframe(store_id, keyframe.world_from_camera);
+            }
+        }
+    }
 }
