@@ -1,46 +1,59 @@
-//! The embedded default: a synthetic furnished room, no download needed.
+//! The embedded default: the full pipeline on a synthetic furnished room,
+//! no download needed.
 //!
 //! ```text
-//! cargo run --release --example demo [-- --out out/demo --frames 156 --seed 7]
+//! cargo run --release --example demo [-- --out out/demo --frames 240 --seed 7]
+//! cargo run --release --features rerun --example demo -- --rerun spawn
 //! ```
 //!
 //! Renders a seeded furnished room along a gentle camera orbit with
-//! Kinect-like depth noise, fuses every frame into a 2 cm TSDF at the
-//! groundtruth poses, meshes it incrementally, builds the scene graph
-//! (objects, masses, push forces, grasps; classes from the generator's
-//! instance masks through the `Segmenter` interface), and writes
-//! `mesh.ply`, `map.smap`, `scene_graph.json`, `top_down.png`,
-//! `groundtruth.txt`, `objects.json` and `summary.json`.
+//! Kinect-like depth noise and runs the [`Pipeline`] on it in tracking
+//! mode, started at the groundtruth pose of the first frame: dense RGB-D
+//! tracking against the map, TSDF fusion, incremental meshing and the scene
+//! graph on its background thread (objects, masses, push forces, grasps;
+//! classes from the generator's instance masks, plugged in as a
+//! `Segmenter`). Prints the scene graph and the summary table (with ATE/RPE
+//! against the synthetic groundtruth) and writes `mesh.ply`, `map.smap`,
+//! `scene_graph.json`, `top_down.png`, `trajectory.txt`, `groundtruth.txt`,
+//! `objects.json` and `summary.json` into `--out`.
+//!
+//! `--rerun spawn | connect[=ADDR] | save=FILE.rrd` (feature `rerun`)
+//! streams the run to the Rerun viewer.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use nalgebra::Point3;
-use scenemap::mesh::{Mesher, PlyFormat};
+use scenemap::config::{Config, Mode};
+use scenemap::mesh::PlyFormat;
+use scenemap::pipeline::{Pipeline, RunReport, TrajectoryAccuracy};
 use scenemap::scene_graph::label::object_label;
-use scenemap::scene_graph::map_query::SurfaceSamples;
-use scenemap::scene_graph::segmentation::GroundTruthSegmenter;
-use scenemap::scene_graph::{SceneGraphBuilder, SceneGraphConfig};
+use scenemap::scene_graph::segmentation::{GroundTruthSegmenter, InstanceSegmentation, Segmenter};
 use scenemap::sensor::synthetic::{
-    DepthNoise, SequenceConfig, SyntheticSequence, TrajectoryPreset,
+    DepthNoise, SequenceConfig, SyntheticScene, SyntheticSequence, Trajectory, TrajectoryPreset,
 };
-use scenemap::tsdf::{TsdfConfig, TsdfIntegrator, TsdfVolume};
 use scenemap::viz_png::{object_color, render_top_down_png, MeshSlices, TopDownBox};
+use scenemap::{PinholeCamera, RgbdFrame};
+use serde::Serialize;
 
-/// scenemap demo on a synthetic furnished room.
+/// scenemap demo: the full pipeline on a synthetic furnished room.
 #[derive(Parser, Debug)]
 struct Args {
     /// Output folder (created).
     #[arg(long, default_value = "out/demo")]
     out: PathBuf,
-    /// Frames; at the default 6 Hz, 156 frames are one orbit of the room.
-    #[arg(long, default_value_t = 156)]
+    /// Frames; at the default 10 Hz, 240 frames are 0.9 of an orbit.
+    #[arg(long, default_value_t = 240)]
     frames: usize,
     /// Frame rate of the synthetic camera, Hz.
-    #[arg(long, default_value_t = 6.0)]
+    #[arg(long, default_value_t = 10.0)]
     fps: f64,
+    /// Image size: 640x480 halved this many times (0: full size).
+    #[arg(long, default_value_t = 1)]
+    half_size: u32,
     /// Scene and noise seed.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -48,40 +61,75 @@ struct Args {
     #[arg(long, default_value_t = 0.02)]
     voxel_size_m: f32,
     /// Scene-graph update period, frames.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 20)]
     graph_every: usize,
     /// Push height for the force report, m above the object's support.
     #[arg(long, default_value_t = 0.8)]
     push_height_m: f64,
+    /// Stream to Rerun: spawn | connect | connect=ADDR | save=FILE.rrd
+    /// (needs `--features rerun`).
+    #[arg(long, value_name = "SINK")]
+    rerun: Option<String>,
 }
 
-/// Median and 95th percentile of a list of durations in ms.
-fn median_p95(values: &mut [f64]) -> (f64, f64) {
-    if values.is_empty() {
-        return (0.0, 0.0);
+/// The groundtruth segmenter, shared: the frame loop pushes each rendered
+/// frame's instance mask, the pipeline asks for it by timestamp.
+struct SharedSegmenter(Arc<Mutex<GroundTruthSegmenter>>);
+
+impl Segmenter for SharedSegmenter {
+    fn segment(&mut self, frame: &RgbdFrame) -> scenemap::Result<Option<InstanceSegmentation>> {
+        match self.0.lock() {
+            Ok(mut segmenter) => segmenter.segment(frame),
+            Err(_) => Err(scenemap::Error::InvalidArgument(
+                "segmenter lock poisoned".into(),
+            )),
+        }
     }
-    values.sort_by(f64::total_cmp);
-    let pick = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    (pick(0.5), pick(0.95))
+}
+
+/// `summary.json`: the run report plus what only the demo knows.
+#[derive(Serialize)]
+struct DemoSummary<'a> {
+    #[serde(flatten)]
+    report: &'a RunReport,
+    seed: u64,
+    image_size: [u32; 2],
+    fps_camera: f64,
+    voxel_size_m: f32,
+    support_surfaces: usize,
+    wall_time_s: f64,
 }
 
 fn main() -> scenemap::Result<()> {
     let args = Args::parse();
+    #[cfg(feature = "rerun")]
+    let mut viz =
+        scenemap::viz::PipelineLogger::from_flag(args.rerun.as_deref(), args.push_height_m)?;
+    #[cfg(not(feature = "rerun"))]
+    if args.rerun.is_some() {
+        return Err(scenemap::Error::Config(
+            "--rerun needs the `rerun` feature: cargo run --release --features rerun --example demo -- --rerun spawn".into(),
+        ));
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| scenemap::Error::io(&args.out, e))?;
-    let config = SequenceConfig {
+    let scene = SyntheticScene::furnished_room(args.seed);
+    let trajectory = Trajectory::preset(TrajectoryPreset::Gentle, &scene, args.seed);
+    let camera = PinholeCamera::tum_ros_default().scaled_to_level(args.half_size);
+    let sequence_config = SequenceConfig {
         fps: args.fps,
         duration_s: (args.frames as f64 - 0.5) / args.fps,
         noise: DepthNoise::kinect(args.seed),
         ..SequenceConfig::default()
     };
-    let sequence = SyntheticSequence::furnished(args.seed, TrajectoryPreset::Gentle, config)?;
-    let camera = *sequence.camera();
-    let mut volume = TsdfVolume::new(TsdfConfig::for_voxel_size_m(args.voxel_size_m))?;
-    let mut integrator = TsdfIntegrator::new();
-    let mut mesher = Mesher::new();
-    let mut graph = SceneGraphBuilder::new(SceneGraphConfig::default())?;
-    let segmenter = GroundTruthSegmenter::new(sequence.scene());
-    let every = args.graph_every.max(1);
+    let sequence = SyntheticSequence::new(scene, camera, trajectory, sequence_config)?;
+    let groundtruth = sequence.groundtruth();
+    let config = Config::default()
+        .with_voxel_size_m(args.voxel_size_m)
+        .with_scene_graph_every_n_frames(args.graph_every.max(1));
+    let segmenter = Arc::new(Mutex::new(GroundTruthSegmenter::new(sequence.scene())));
+    let mut pipeline = Pipeline::new(config, camera)?
+        .with_initial_pose(groundtruth[0].world_from_camera)
+        .with_segmenter(Box::new(SharedSegmenter(Arc::clone(&segmenter))));
 
     let n = sequence.frame_count();
     let bar = ProgressBar::new(n as u64);
@@ -89,57 +137,44 @@ fn main() -> scenemap::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} frames [{elapsed} < {eta}] {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut times_ms: [Vec<f64>; 4] = Default::default(); // render, integrate, mesh, graph
-    let mut invalid_pixels = 0_usize;
     let start = Instant::now();
     for i in 0..n {
-        let t0 = Instant::now();
         let rendered = sequence.render_frame(i)?;
-        let world_from_camera = sequence.world_from_camera_at(rendered.frame.timestamp);
-        let t1 = Instant::now();
-        let stats =
-            integrator.integrate(&mut volume, &rendered.frame, &camera, &world_from_camera)?;
-        invalid_pixels += stats.invalid_pixels;
-        let t2 = Instant::now();
-        mesher.update(&mut volume);
-        let t3 = Instant::now();
-        if i % every == every - 1 || i + 1 == n {
-            let samples = SurfaceSamples::from_mesh(&mesher.mesh());
-            graph.update(&samples, &volume, rendered.frame.timestamp)?;
+        if let Ok(mut s) = segmenter.lock() {
+            s.push(&rendered);
         }
-        let segmentation = segmenter.segment_rendered(&rendered);
-        graph.observe_frame(
-            &rendered.frame,
-            &camera,
-            &world_from_camera,
-            Some(&segmentation),
-        )?;
-        let t4 = Instant::now();
-        for (k, (a, b)) in [(t0, t1), (t1, t2), (t2, t3), (t3, t4)]
-            .into_iter()
-            .enumerate()
-        {
-            times_ms[k].push((b - a).as_secs_f64() * 1e3);
+        let result = pipeline.process(&rendered.frame)?;
+        #[cfg(feature = "rerun")]
+        if let Some(viz) = viz.as_mut() {
+            viz.log_frame(&pipeline, &rendered.frame, &result)?;
         }
         bar.set_message(format!(
-            "{} blocks, {} objects",
-            volume.block_count(),
-            graph.graph().objects().count()
+            "{:?}, {} blocks, {} objects",
+            result.status,
+            pipeline.map().block_count(),
+            pipeline.scene_graph().objects().count()
         ));
         bar.inc(1);
     }
+    pipeline.finish()?;
+    #[cfg(feature = "rerun")]
+    if let Some(viz) = viz.as_mut() {
+        viz.finish(&pipeline)?;
+    }
     bar.finish();
-    let total_s = start.elapsed().as_secs_f64();
+    let wall_time_s = start.elapsed().as_secs_f64();
 
-    let mesh = mesher.mesh();
-    mesh.write_ply(args.out.join("mesh.ply"), PlyFormat::BinaryLittleEndian)?;
-    volume.save(args.out.join("map.smap"))?;
-    scenemap::io::write_tum_trajectory(args.out.join("groundtruth.txt"), &sequence.groundtruth())?;
+    let out = &args.out;
+    let mesh = pipeline.mesh();
+    mesh.write_ply(out.join("mesh.ply"), PlyFormat::BinaryLittleEndian)?;
+    pipeline.map().save(out.join("map.smap"))?;
+    scenemap::io::write_tum_trajectory(out.join("trajectory.txt"), pipeline.trajectory())?;
+    scenemap::io::write_tum_trajectory(out.join("groundtruth.txt"), &groundtruth)?;
     sequence
         .scene()
-        .write_objects_json(&args.out.join("objects.json"))?;
-    let scene_graph = graph.graph();
-    scene_graph.save_json(args.out.join("scene_graph.json"))?;
+        .write_objects_json(&out.join("objects.json"))?;
+    let scene_graph = pipeline.scene_graph();
+    scene_graph.save_json(out.join("scene_graph.json"))?;
     let positions: Vec<[f32; 3]> = mesh.vertices.iter().map(|p| [p.x, p.y, p.z]).collect();
     let boxes: Vec<TopDownBox> = scene_graph
         .objects()
@@ -149,63 +184,42 @@ fn main() -> scenemap::Result<()> {
         })
         .collect();
     render_top_down_png(
-        args.out.join("top_down.png"),
+        out.join("top_down.png"),
         &MeshSlices::new(&positions, &mesh.triangles).with_colors(&mesh.colors),
         &boxes,
         0.01,
     )?;
-
-    let stages = [
-        "render (synthetic camera)",
-        "TSDF integrate",
-        "incremental mesh",
-        "scene graph",
-    ];
-    let stats: Vec<(f64, f64)> = times_ms.iter_mut().map(|v| median_p95(v)).collect();
-    let memory_mib = volume.memory_bytes() as f64 / (1024.0 * 1024.0);
-    let summary = serde_json::json!({
-        "frames": n,
-        "voxel_size_m": args.voxel_size_m,
-        "ms_per_frame": stages.iter().zip(&stats).map(|(s, (m, p))| (s.to_string(), serde_json::json!({"median": m, "p95": p}))).collect::<serde_json::Map<_, _>>(),
-        "invalid_depth_pixels": invalid_pixels,
-        "map": {"blocks": volume.block_count(), "memory_mib": memory_mib, "bytes_per_voxel": volume.memory_bytes_per_voxel()},
-        "mesh": {"vertices": mesh.vertex_count(), "triangles": mesh.triangle_count()},
-        "objects": scene_graph.objects().count(),
-        "support_surfaces": scene_graph.surfaces().count(),
-        "total_s": total_s,
-    });
-    let summary_path = args.out.join("summary.json");
-    std::fs::write(
-        &summary_path,
-        serde_json::to_string_pretty(&summary).unwrap_or_default(),
-    )
-    .map_err(|e| scenemap::Error::io(&summary_path, e))?;
-
-    println!(
-        "\nscenemap demo: synthetic furnished room (seed {}), {n} frames, {} cm voxels",
-        args.seed,
-        args.voxel_size_m * 100.0
-    );
-    println!("| stage | median ms | p95 ms |\n|---|---|---|");
-    for (stage, (median, p95)) in stages.iter().zip(&stats) {
-        println!("| {stage} | {median:.1} | {p95:.1} |");
-    }
-    println!("\n| map | value |\n|---|---|");
-    println!("| blocks | {} |", volume.block_count());
-    println!(
-        "| memory | {memory_mib:.1} MiB ({:.2} B/voxel) |",
-        volume.memory_bytes_per_voxel()
-    );
-    println!(
-        "| mesh | {} vertices, {} triangles |",
-        mesh.vertex_count(),
-        mesh.triangle_count()
-    );
-    println!("| invalid depth pixels skipped | {invalid_pixels} |");
-    println!(
-        "| wall time | {total_s:.1} s ({:.1} fps) |",
-        n as f64 / total_s
-    );
+    let report = RunReport {
+        sequence: format!(
+            "synthetic furnished room (seed {}), {}x{} at {} Hz, {} cm voxels",
+            args.seed,
+            camera.width,
+            camera.height,
+            args.fps,
+            args.voxel_size_m * 100.0
+        ),
+        mode: Mode::Tracking,
+        pipeline: pipeline.summary(),
+        accuracy: Some(TrajectoryAccuracy::evaluate(
+            pipeline.trajectory(),
+            &groundtruth,
+        )?),
+    };
+    let summary = DemoSummary {
+        report: &report,
+        seed: args.seed,
+        image_size: [camera.width, camera.height],
+        fps_camera: args.fps,
+        voxel_size_m: args.voxel_size_m,
+        support_surfaces: scene_graph.surfaces().count(),
+        wall_time_s,
+    };
+    let summary_path = out.join("summary.json");
+    let json = serde_json::to_string_pretty(&summary).map_err(|source| scenemap::Error::Json {
+        path: summary_path.clone(),
+        source,
+    })?;
+    std::fs::write(&summary_path, json).map_err(|e| scenemap::Error::io(&summary_path, e))?;
 
     let truth: Vec<_> = sequence
         .objects()
@@ -247,9 +261,11 @@ fn main() -> scenemap::Result<()> {
             chair.id.0, chair.bounding_box.center_m.x, chair.bounding_box.center_m.y, push.required_force_n, push.first
         );
     }
+    println!("\n{report}");
+    println!("wall time {wall_time_s:.1} s (rendering included)");
     println!(
-        "\nwrote {}/{{mesh.ply, map.smap, scene_graph.json, top_down.png, groundtruth.txt, objects.json, summary.json}}",
-        args.out.display()
+        "wrote {}/{{mesh.ply, map.smap, scene_graph.json, top_down.png, trajectory.txt, groundtruth.txt, objects.json, summary.json}}",
+        out.display()
     );
     Ok(())
 }

@@ -9,19 +9,21 @@
 //! and `summary.json` (counters, per-stage median/p95 ms, fps, map size and,
 //! when the sequence has `groundtruth.txt`, ATE (SE3) and RPE over 1 frame
 //! and 1 s) into the output folder and prints the summary as a table.
+//!
+//! `--rerun spawn | connect[=ADDR] | save=FILE.rrd` (feature `rerun`)
+//! streams the run to the Rerun viewer:
+//! `cargo run --release --features rerun --example tum -- SEQ --out DIR --rerun spawn`.
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use scenemap::config::{Config, Mode};
-use scenemap::eval::{ate, rpe, AteOptions, ErrorStats, RpeDelta, RpeOptions};
 use scenemap::geometry::pose_at;
 use scenemap::io::write_tum_trajectory;
 use scenemap::mesh::PlyFormat;
-use scenemap::pipeline::{Pipeline, PipelineSummary, StageStats};
+use scenemap::pipeline::{Pipeline, RunReport, TrajectoryAccuracy};
 use scenemap::sensor::TumSequence;
-use serde::Serialize;
 
 /// Dense RGB-D mapping of a TUM sequence.
 #[derive(Parser, Debug)]
@@ -46,30 +48,26 @@ struct Args {
     /// Print one line per frame (status, source, position, ms).
     #[arg(long)]
     verbose: bool,
-}
-
-/// Trajectory accuracy against groundtruth.
-#[derive(Serialize)]
-struct Accuracy {
-    ate_m: ErrorStats,
-    rpe_1_frame_m: ErrorStats,
-    rpe_1_frame_deg: ErrorStats,
-    /// `None` when the sequence is shorter than a second.
-    rpe_1_s_m: Option<ErrorStats>,
-    /// `None` when the sequence is shorter than a second.
-    rpe_1_s_deg: Option<ErrorStats>,
-}
-
-#[derive(Serialize)]
-struct Report {
-    sequence: String,
-    mode: Mode,
-    pipeline: PipelineSummary,
-    accuracy: Option<Accuracy>,
+    /// Push height for the force labels in Rerun, m above the support.
+    #[arg(long, default_value_t = 0.8)]
+    push_height_m: f64,
+    /// Stream to Rerun: spawn | connect | connect=ADDR | save=FILE.rrd
+    /// (needs `--features rerun`).
+    #[arg(long, value_name = "SINK")]
+    rerun: Option<String>,
 }
 
 fn main() -> scenemap::Result<()> {
     let args = Args::parse();
+    #[cfg(feature = "rerun")]
+    let mut viz =
+        scenemap::viz::PipelineLogger::from_flag(args.rerun.as_deref(), args.push_height_m)?;
+    #[cfg(not(feature = "rerun"))]
+    if args.rerun.is_some() {
+        return Err(scenemap::Error::Config(
+            "--rerun needs the `rerun` feature: cargo run --release --features rerun --example tum -- SEQ --out DIR --rerun spawn".into(),
+        ));
+    }
     let mut config = match &args.config {
         Some(path) => Config::from_toml_file(path)?,
         None => Config::default(),
@@ -114,6 +112,10 @@ fn main() -> scenemap::Result<()> {
             },
             _ => pipeline.process(&frame)?,
         };
+        #[cfg(feature = "rerun")]
+        if let Some(viz) = viz.as_mut() {
+            viz.log_frame(&pipeline, &frame, &result)?;
+        }
         if args.verbose {
             let p = result.world_from_camera.translation.vector;
             progress.suspend(|| {
@@ -134,8 +136,12 @@ fn main() -> scenemap::Result<()> {
         progress.set_message(format!("{:?}", result.source));
         progress.inc(1);
     }
-    progress.finish();
     pipeline.finish()?;
+    #[cfg(feature = "rerun")]
+    if let Some(viz) = viz.as_mut() {
+        viz.finish(&pipeline)?;
+    }
+    progress.finish();
     if skipped > 0 {
         eprintln!("{skipped} frames without groundtruth within 50 ms were skipped");
     }
@@ -150,100 +156,18 @@ fn main() -> scenemap::Result<()> {
         .scene_graph()
         .save_json(out.join("scene_graph.json"))?;
     let accuracy = match (&groundtruth, mode) {
-        (Some(gt), Mode::Tracking) => Some(evaluate(gt, pipeline.trajectory())?),
+        (Some(gt), Mode::Tracking) => {
+            Some(TrajectoryAccuracy::evaluate(pipeline.trajectory(), gt)?)
+        }
         _ => None,
     };
-    let report = Report {
+    let report = RunReport {
         sequence: args.sequence.display().to_string(),
         mode,
         pipeline: pipeline.summary(),
         accuracy,
     };
-    let json = serde_json::to_string_pretty(&report).map_err(|source| scenemap::Error::Json {
-        path: out.join("summary.json"),
-        source,
-    })?;
-    let summary_path = out.join("summary.json");
-    std::fs::write(&summary_path, json).map_err(|e| scenemap::Error::io(&summary_path, e))?;
-    print_table(&report);
+    report.write_json(out.join("summary.json"))?;
+    println!("\n{report}");
     Ok(())
-}
-
-fn evaluate(
-    groundtruth: &[scenemap::StampedPose],
-    estimate: &[scenemap::StampedPose],
-) -> scenemap::Result<Accuracy> {
-    let ate = ate(estimate, groundtruth, &AteOptions::default())?;
-    let frame = rpe(
-        estimate,
-        groundtruth,
-        &RpeOptions::default().with_delta(RpeDelta::Frames(1)),
-    )?;
-    let second = rpe(
-        estimate,
-        groundtruth,
-        &RpeOptions::default().with_delta(RpeDelta::Seconds(1.0)),
-    )
-    .ok();
-    Ok(Accuracy {
-        ate_m: ate.translation_m,
-        rpe_1_frame_m: frame.translation_m,
-        rpe_1_frame_deg: frame.rotation_deg,
-        rpe_1_s_m: second.as_ref().map(|r| r.translation_m),
-        rpe_1_s_deg: second.as_ref().map(|r| r.rotation_deg),
-    })
-}
-
-fn print_table(report: &Report) {
-    let s = &report.pipeline;
-    println!("\n{} ({:?})", report.sequence, report.mode);
-    println!(
-        "frames {}  lost {}  degraded {}  fused {}  keyframes {}  loop closures {}",
-        s.frames,
-        s.lost_frames,
-        s.degraded_frames,
-        s.integrated_frames,
-        s.keyframes,
-        s.loop_closures
-    );
-    println!(
-        "tracked: model {}  frame-to-frame {}   scene-graph updates {}  objects {}",
-        s.model_tracked_frames, s.frame_to_frame_frames, s.scene_graph_updates, s.objects
-    );
-    println!(
-        "{:<12} {:>10} {:>10} {:>10}",
-        "stage", "median ms", "p95 ms", "mean ms"
-    );
-    let rows: [(&str, StageStats); 7] = [
-        ("prepare", s.stages.prepare),
-        ("model view", s.stages.model_view),
-        ("track", s.stages.track),
-        ("integrate", s.stages.integrate),
-        ("mesh", s.stages.mesh),
-        ("scene graph", s.stages.scene_graph),
-        ("total", s.stages.total),
-    ];
-    for (name, stats) in rows {
-        println!(
-            "{:<12} {:>10.1} {:>10.1} {:>10.1}",
-            name, stats.median_ms, stats.p95_ms, stats.mean_ms
-        );
-    }
-    println!(
-        "fps {:.1}  map {} blocks, {:.1} MiB  mesh {} vertices, {} triangles",
-        s.fps, s.map_blocks, s.map_memory_mib, s.mesh_vertices, s.mesh_triangles
-    );
-    if let Some(a) = &report.accuracy {
-        println!(
-            "ATE (SE3) rmse {:.4} m  median {:.4} m  max {:.4} m",
-            a.ate_m.rmse, a.ate_m.median, a.ate_m.max
-        );
-        println!(
-            "RPE 1 frame rmse {:.4} m {:.3} deg",
-            a.rpe_1_frame_m.rmse, a.rpe_1_frame_deg.rmse
-        );
-        if let (Some(m), Some(deg)) = (&a.rpe_1_s_m, &a.rpe_1_s_deg) {
-            println!("RPE 1 s rmse {:.4} m {:.3} deg", m.rmse, deg.rmse);
-        }
-    }
 }

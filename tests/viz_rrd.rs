@@ -6,11 +6,16 @@
 //! Needs `--features rerun`. Without python + rerun-sdk the read-back test is
 //! skipped with a message, except under `CI=true` where it fails.
 //! `SCENEMAP_PYTHON` selects the interpreter (default `python3`).
+//!
+//! `viz/pipeline_run.rs` streams a short synthetic *pipeline* run through
+//! `PipelineLogger` (the examples' `--rerun` code path) and checks it the
+//! same way.
 #![cfg(feature = "rerun")]
 
+mod viz;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use nalgebra::{Isometry3, Point3, Vector3};
 use scenemap::scene_graph::physics::{LogNormal, GRAVITY_M_S2};
@@ -22,7 +27,7 @@ use scenemap::viz::{
 };
 use scenemap::viz_png::MeshSlices;
 use scenemap::{Error, PinholeCamera, RgbdFrame, Timestamp};
-use serde_json::Value;
+use viz::rrd::{assert_camera_every_frame, frames, read_rrd, rerun_python, rrd_verify};
 
 const W: u32 = 160;
 const H: u32 = 120;
@@ -199,78 +204,6 @@ fn log_run(viz: &mut Visualizer) -> VizStats {
     viz.stats()
 }
 
-fn python() -> String {
-    std::env::var("SCENEMAP_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// `Some(())` if python with rerun-sdk 0.36.3 is available; `None` (skip)
-/// outside CI; panics under CI or on a version mismatch.
-fn rerun_python() -> Option<()> {
-    let out = Command::new(python())
-        .args(["-c", "import rerun; print(rerun.__version__)"])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let version = String::from_utf8_lossy(&o.stdout).trim().to_owned();
-            assert_eq!(
-                version, "0.36.3",
-                "python rerun-sdk {version} does not match the crate's rerun 0.36.3"
-            );
-            Some(())
-        }
-        other => {
-            let why = match other {
-                Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_owned(),
-                Err(e) => e.to_string(),
-            };
-            let msg = format!(
-                "python rerun-sdk not usable ({}: {why}); install with `pip install rerun-sdk==0.36.3`",
-                python()
-            );
-            if under_ci() {
-                panic!("{msg}");
-            }
-            eprintln!("skipping .rrd read-back: {msg}");
-            None
-        }
-    }
-}
-
-fn read_rrd(path: &Path) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/viz/read_rrd.py");
-    let out = Command::new(python())
-        .arg(script)
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "read_rrd.py failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// Frames (sorted) at which `component` was logged on `entity`.
-fn frames(summary: &Value, entity: &str, component: &str) -> Vec<u64> {
-    let c = &summary["entities"][entity]["components"][component];
-    assert!(
-        c.is_object(),
-        "{entity} has no {component}: {}",
-        summary["entities"][entity]
-    );
-    c["frames"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f.as_u64().unwrap())
-        .collect()
-}
-
 #[test]
 fn a_short_run_round_trips_through_an_rrd_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -327,31 +260,9 @@ fn a_short_run_round_trips_through_an_rrd_file() {
     // The view is z-up, once and static.
     assert_eq!(summary["entities"]["/world"]["static_rows"], 1);
     // Camera: pose, images and trajectory every frame, intrinsics once.
-    assert_eq!(
-        frames(&summary, "/world/camera", "Transform3D:translation"),
-        all
-    );
+    assert_camera_every_frame(&summary, FRAMES);
     assert_eq!(
         frames(&summary, "/world/camera", "Transform3D:quaternion"),
-        all
-    );
-    let timelines = &summary["entities"]["/world/camera"]["timelines"];
-    for timeline in ["frame", "time"] {
-        assert!(
-            timelines.as_array().unwrap().iter().any(|t| t == timeline),
-            "missing timeline {timeline}: {timelines}"
-        );
-    }
-    assert_eq!(
-        frames(&summary, "/world/camera/image", "Pinhole:image_from_camera"),
-        vec![0]
-    );
-    assert_eq!(
-        frames(&summary, "/world/camera/image/rgb", "Image:buffer"),
-        all
-    );
-    assert_eq!(
-        frames(&summary, "/world/camera/image/depth", "DepthImage:buffer"),
         all
     );
     assert_eq!(
@@ -417,19 +328,7 @@ fn a_short_run_round_trips_through_an_rrd_file() {
     );
 
     // The rerun CLI (from the pip package) agrees the file is valid.
-    match Command::new("rerun")
-        .args(["rrd", "verify"])
-        .arg(&path)
-        .output()
-    {
-        Ok(out) => assert!(
-            out.status.success(),
-            "rerun rrd verify failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => eprintln!("skipping `rerun rrd verify`: {e}"),
-    }
+    rrd_verify(&path);
 }
 
 #[test]

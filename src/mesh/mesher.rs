@@ -65,9 +65,18 @@ pub struct MeshUpdateStats {
 }
 
 /// Keeps one mesh piece per block and re-meshes only what changed.
+///
+/// It also remembers in which update each block's piece last changed, so
+/// a consumer that streams the mesh (e.g. to a viewer) can send only the
+/// pieces that changed since it last looked ([`Self::changed_since`]).
 #[derive(Clone, Debug, Default)]
 pub struct Mesher {
     pieces: BlockMap<BlockMesh>,
+    /// Per block: the update ([`Self::generation`]) in which its piece last
+    /// appeared, changed or vanished. One entry per block ever meshed.
+    changed_in: BlockMap<u64>,
+    /// Updates done so far.
+    generation: u64,
 }
 
 impl Mesher {
@@ -105,14 +114,20 @@ impl Mesher {
             })
             .collect();
         let blocks_meshed = pieces.len();
+        self.generation += 1;
         for (index, piece) in pieces {
-            match piece {
-                Some(piece) => {
+            // A re-meshed neighbour often comes out bit-identical: only a
+            // real change is stamped.
+            let changed = match piece {
+                Some(piece) if self.pieces.get(&index) != Some(&piece) => {
                     self.pieces.insert(index, piece);
+                    true
                 }
-                None => {
-                    self.pieces.remove(&index);
-                }
+                Some(_) => false,
+                None => self.pieces.remove(&index).is_some(),
+            };
+            if changed {
+                self.changed_in.insert(index, self.generation);
             }
         }
         MeshUpdateStats {
@@ -126,7 +141,17 @@ impl Mesher {
     /// dirty set).
     pub fn remesh_all(&mut self, volume: &mut TsdfVolume) -> MeshUpdateStats {
         let blocks_dirty = volume.take_dirty_blocks().len();
-        self.pieces = mesh_pieces(volume);
+        let pieces = mesh_pieces(volume);
+        self.generation += 1;
+        let vanished = self.pieces.keys().filter(|k| !pieces.contains_key(k));
+        let changed = pieces
+            .iter()
+            .filter(|(k, piece)| self.pieces.get(k) != Some(piece))
+            .map(|(k, _)| k);
+        for index in vanished.chain(changed) {
+            self.changed_in.insert(*index, self.generation);
+        }
+        self.pieces = pieces;
         MeshUpdateStats {
             blocks_dirty,
             blocks_meshed: volume.block_count(),
@@ -142,6 +167,27 @@ impl Mesher {
     /// All non-empty pieces (unordered), e.g. to stream per-block updates.
     pub fn block_meshes(&self) -> impl Iterator<Item = (&BlockIndex, &BlockMesh)> {
         self.pieces.iter()
+    }
+
+    /// Updates done so far ([`Self::update`] and [`Self::remesh_all`]
+    /// calls): the stamp to pass to [`Self::changed_since`] next time.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Blocks whose piece appeared, changed or vanished in the updates after
+    /// `generation` (0: all blocks ever meshed), sorted by index, with the
+    /// current piece (`None`: the block no longer holds triangles).
+    /// Re-meshed blocks whose piece came out identical are not listed.
+    pub fn changed_since(&self, generation: u64) -> Vec<(BlockIndex, Option<&BlockMesh>)> {
+        let mut changed: Vec<(BlockIndex, Option<&BlockMesh>)> = self
+            .changed_in
+            .iter()
+            .filter(|(_, &stamp)| stamp > generation)
+            .map(|(index, _)| (*index, self.pieces.get(index)))
+            .collect();
+        changed.sort_by_key(|(index, _)| *index);
+        changed
     }
 
     /// Assembles the pieces into one mesh, merging shared border vertices.
@@ -443,4 +489,87 @@ fn push_vertex(
     piece.normals.push(normal);
     piece.colors.push(color);
     (piece.vertices.len() - 1) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tsdf::{TsdfConfig, TsdfVoxel};
+    use std::collections::BTreeMap;
+
+    /// Writes the plane z = `height_m` into the cube of `size` voxels at `from`.
+    fn plane(volume: &mut TsdfVolume, height_m: f32, from: [i32; 3], size: i32) {
+        let mu = volume.truncation_distance_m();
+        for z in from[2]..from[2] + size {
+            for y in from[1]..from[1] + size {
+                for x in from[0]..from[0] + size {
+                    let centre = volume.voxel_center_m([x, y, z]);
+                    let value = TsdfVoxel {
+                        sdf_m: (centre.z - height_m).clamp(-mu, mu),
+                        weight: 1,
+                        color: [100, 100, 100],
+                    };
+                    volume.set_voxel([x, y, z], value);
+                }
+            }
+        }
+    }
+
+    /// A viewer that applies `changed_since` to its copy of the pieces ends
+    /// up with exactly the mesher's pieces, and the listed blocks are
+    /// exactly those whose piece differs (brute force over all blocks).
+    #[test]
+    fn changed_since_lists_exactly_the_changed_pieces() {
+        let mut volume = TsdfVolume::new(TsdfConfig::for_voxel_size_m(0.02)).unwrap();
+        plane(&mut volume, 0.23, [0, 0, 0], 24);
+        let mut mesher = Mesher::new();
+        assert_eq!(mesher.generation(), 0);
+        mesher.update(&mut volume);
+        let mut viewer: BTreeMap<BlockIndex, BlockMesh> = BTreeMap::new();
+        let mut seen = 0;
+        for step in 0..3 {
+            let before: BTreeMap<BlockIndex, BlockMesh> = mesher
+                .block_meshes()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect();
+            for (index, piece) in mesher.changed_since(seen) {
+                match piece {
+                    Some(piece) => viewer.insert(index, piece.clone()),
+                    None => viewer.remove(&index),
+                };
+            }
+            seen = mesher.generation();
+            assert_eq!(viewer, before, "step {step}");
+            match step {
+                // Move the surface in one corner only, drop part of it
+                // (full re-mesh), then bring that part back.
+                0 => plane(&mut volume, 0.25, [0, 0, 8], 8),
+                1 => plane(&mut volume, 0.9, [16, 16, 8], 8),
+                _ => plane(&mut volume, 0.23, [16, 16, 8], 8),
+            }
+            if step == 1 {
+                mesher.remesh_all(&mut volume);
+            } else {
+                mesher.update(&mut volume);
+            }
+            let after: BTreeMap<BlockIndex, BlockMesh> = mesher
+                .block_meshes()
+                .map(|(k, v)| (*k, v.clone()))
+                .collect();
+            let mut expected: Vec<BlockIndex> = before
+                .keys()
+                .chain(after.keys())
+                .filter(|k| before.get(k) != after.get(k))
+                .copied()
+                .collect();
+            expected.sort();
+            expected.dedup();
+            let listed: Vec<BlockIndex> =
+                mesher.changed_since(seen).iter().map(|(k, _)| *k).collect();
+            assert!(!listed.is_empty(), "step {step}: nothing changed");
+            assert!(listed.len() < after.len().max(before.len()), "step {step}");
+            assert_eq!(listed, expected, "step {step}");
+        }
+        assert!(mesher.changed_since(mesher.generation()).is_empty());
+    }
 }

@@ -81,7 +81,8 @@ use serde::{Deserialize, Serialize};
 pub use correction::LoopCorrectionReport;
 pub use reader::{LiveState, MapSnapshot, PipelineReader};
 pub use results::{
-    FrameResult, Keyframe, PipelineSummary, StageStats, StageSummary, StageTimings, TrackingSource,
+    FrameResult, Keyframe, PipelineSummary, RunReport, StageStats, StageSummary, StageTimings,
+    TrackingSource, TrajectoryAccuracy,
 };
 pub use seams::{
     InertialState, KeyframeCandidate, KeyframePolicy, LoopClosure, LoopClosureStage,
@@ -95,6 +96,7 @@ use crate::geometry::{log_se3, PinholeCamera, StampedPose};
 use crate::mesh::{Mesh, Mesher};
 use crate::odometry::{RgbdPyramid, TrackingQuality, TrackingStatus};
 use crate::scene_graph::map_query::SurfaceSamples;
+use crate::scene_graph::segmentation::Segmenter;
 use crate::scene_graph::SceneGraph;
 use crate::sensor::{ImuSample, RgbdFrame, Timestamp};
 use crate::tsdf::{TsdfIntegrator, TsdfVolume};
@@ -230,6 +232,15 @@ impl Pipeline {
     /// Plugs in an IMU motion prior (seam for `imu::` preintegration).
     pub fn with_motion_prior(mut self, prior: Box<dyn MotionPrior>) -> Self {
         self.motion_prior = Some(prior);
+        self
+    }
+
+    /// Plugs in a segmenter: the scene graph then labels objects by its
+    /// per-frame instance masks (e.g. a detector, or the synthetic
+    /// generator's `GroundTruthSegmenter`). It is asked only for frames the
+    /// scene-graph builder observes (tracked, builder not busy).
+    pub fn with_segmenter(mut self, segmenter: Box<dyn Segmenter + Send>) -> Self {
+        self.scene_graph.segmenter = Some(segmenter);
         self
     }
 
@@ -418,6 +429,12 @@ impl Pipeline {
         self.mesher.mesh()
     }
 
+    /// The incremental mesher, e.g. to stream only the blocks re-meshed
+    /// since a generation ([`Mesher::changed_since`]).
+    pub fn mesher(&self) -> &Mesher {
+        &self.mesher
+    }
+
     /// The latest completed scene graph (empty when disabled).
     pub fn scene_graph(&self) -> &SceneGraph {
         &self.scene_graph.graph
@@ -601,9 +618,7 @@ impl Pipeline {
         let stage = &mut self.scene_graph;
         let clock = Instant::now();
         if !tracked.status.is_lost() {
-            if let Some(builder) = stage.idle_builder() {
-                builder.observe_frame(frame, &self.camera, &tracked.world_from_camera, None)?;
-            }
+            stage.observe(frame, &self.camera, &tracked.world_from_camera)?;
         }
         self.frames_since_scene_graph += 1;
         let settings = &self.config.scene_graph;

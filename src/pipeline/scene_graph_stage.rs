@@ -11,11 +11,15 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use nalgebra::Isometry3;
+
 use super::reader::{has_readers, MapSnapshot, Published};
 use crate::error::{Error, Result};
+use crate::geometry::PinholeCamera;
 use crate::scene_graph::map_query::SurfaceSamples;
+use crate::scene_graph::segmentation::Segmenter;
 use crate::scene_graph::{SceneGraph, SceneGraphBuilder, SceneGraphConfig, SceneGraphUpdateStats};
-use crate::sensor::Timestamp;
+use crate::sensor::{RgbdFrame, Timestamp};
 use crate::tsdf::TsdfVolume;
 
 type WorkerOutput = (SceneGraphBuilder, Result<SceneGraphUpdateStats>);
@@ -43,6 +47,8 @@ pub(crate) struct SceneGraphStage {
     /// The map (and its timestamp) the running update reads, kept for
     /// readers only while any exist.
     for_readers: Option<(Arc<TsdfVolume>, Timestamp)>,
+    /// Labels the observed frames (none: objects stay unlabelled).
+    pub(crate) segmenter: Option<Box<dyn Segmenter + Send>>,
 }
 
 impl SceneGraphStage {
@@ -55,15 +61,28 @@ impl SceneGraphStage {
             last_stats: None,
             published: Arc::new(Published::default()),
             for_readers: None,
+            segmenter: None,
         })
     }
 
-    /// The builder, if it is not busy on the worker.
-    pub(crate) fn idle_builder(&mut self) -> Option<&mut SceneGraphBuilder> {
-        match &mut self.builder {
-            Builder::Idle(builder) => Some(builder),
-            _ => None,
-        }
+    /// Feeds a tracked frame to the builder (with the segmenter's instance
+    /// mask, if one is plugged in); skipped while the worker runs, and then
+    /// the segmenter is not asked either.
+    pub(crate) fn observe(
+        &mut self,
+        frame: &RgbdFrame,
+        camera: &PinholeCamera,
+        world_from_camera: &Isometry3<f64>,
+    ) -> Result<()> {
+        let Builder::Idle(builder) = &mut self.builder else {
+            return Ok(());
+        };
+        let segmentation = match self.segmenter.as_mut() {
+            Some(segmenter) => segmenter.segment(frame)?,
+            None => None,
+        };
+        builder.observe_frame(frame, camera, world_from_camera, segmentation.as_ref())?;
+        Ok(())
     }
 
     /// Whether a worker is running.

@@ -4,6 +4,9 @@
 //! The [`Visualizer`] wraps a [`rerun::RecordingStream`] and takes plain
 //! structure-of-arrays inputs ([`MeshSlices`], [`ObjectViz`], ...) so any
 //! mesh or map type can hand its data over without a conversion layer here.
+//! [`PipelineLogger`] streams a whole [`Pipeline`](crate::pipeline::Pipeline)
+//! run through it, frame by frame (what `--rerun` in the `demo` and `tum`
+//! examples uses).
 //!
 //! # Why `rerun` is not a default feature
 //! `rerun 0.36.3` (`sdk` only) adds about 350 crates to the 177 of the core.
@@ -60,6 +63,7 @@
 //! ```
 
 mod label;
+mod pipeline_log;
 mod sink;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -73,6 +77,7 @@ use rerun::{
 pub use label::{
     format_2sig, grasp_label, object_label, ObjectViz, SurfaceViz, MIN_SURFACE_HALF_THICKNESS_M,
 };
+pub use pipeline_log::PipelineLogger;
 pub use sink::{VizSink, VIZ_SINK_SYNTAX};
 
 use crate::error::{Error, Result};
