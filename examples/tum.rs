@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! cargo run --release --example tum -- ../shared/data/tum/fr1_rpy --out /tmp/rpy \
-//!     [--max-frames N] [--groundtruth-poses] [--config scenemap.toml]
+//!     [--max-frames N] [--groundtruth-poses] [--config scenemap.toml] [--loop-closure]
 //! ```
+//!
+//! `--loop-closure` plugs the keyframe loop-closure and relocalisation stage
+//! (`odometry::loop_closure::KeyframeLoopClosure`) into the pipeline: loops
+//! are verified, the keyframe pose graph is optimised and the map rebuilt
+//! from the stored frames (`[loop_correction]` in the config).
 //!
 //! Writes `trajectory.txt` (TUM), `mesh.ply`, `map.smap`, `scene_graph.json`
 //! and `summary.json` (counters, per-stage median/p95 ms, fps, map size and,
@@ -22,6 +27,7 @@ use scenemap::config::{Config, Mode};
 use scenemap::geometry::pose_at;
 use scenemap::io::write_tum_trajectory;
 use scenemap::mesh::PlyFormat;
+use scenemap::odometry::loop_closure::{KeyframeLoopClosure, LoopClosureStageConfig};
 use scenemap::pipeline::{Pipeline, RunReport, TrajectoryAccuracy};
 use scenemap::sensor::TumSequence;
 
@@ -45,6 +51,9 @@ struct Args {
     /// Raw depth units per metre (TUM: 5000).
     #[arg(long)]
     depth_scale: Option<f32>,
+    /// Loop closure, relocalisation and pose-graph correction of the map.
+    #[arg(long)]
+    loop_closure: bool,
     /// Print one line per frame (status, source, position, ms).
     #[arg(long)]
     verbose: bool,
@@ -89,6 +98,10 @@ fn main() -> scenemap::Result<()> {
     std::fs::create_dir_all(&args.out).map_err(|e| scenemap::Error::io(&args.out, e))?;
     let mode = config.mode;
     let mut pipeline = Pipeline::new(config, *sequence.camera())?;
+    if args.loop_closure {
+        let stage = KeyframeLoopClosure::new(pipeline.camera(), LoopClosureStageConfig::default())?;
+        pipeline = pipeline.with_loop_closure(Box::new(stage));
+    }
 
     let total = args.max_frames.unwrap_or(usize::MAX).min(sequence.len());
     let progress = ProgressBar::new(total as u64);

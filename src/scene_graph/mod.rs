@@ -10,6 +10,7 @@ mod groundtruth_segmenter;
 pub mod label;
 pub mod map_query;
 pub mod physics;
+pub mod planes;
 pub mod segmentation;
 
 pub use builder::{SceneGraphBuilder, SceneGraphConfig, SceneGraphUpdateStats};

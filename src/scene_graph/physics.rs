@@ -92,6 +92,12 @@ pub struct MaterialPrior {
     pub fill_fraction: LogNormal,
     /// Static friction coefficient against a typical support.
     pub friction: LogNormal,
+    /// Thickness of the panels a thin-walled object is built from (shelf
+    /// boards, table tops), m; `None` for solid or compact objects. Bounds
+    /// the material volume of panels too thin for the TSDF's voxels from
+    /// below (surface area / 2 × thickness).
+    #[serde(default)]
+    pub panel_thickness_m: Option<LogNormal>,
     /// Where the numbers come from.
     pub source: String,
 }
@@ -112,7 +118,8 @@ impl MaterialPriors {
     }
 
     /// Parses a priors CSV (`#` comments, one header line, then
-    /// `class,density_min,density_max,fill_min,fill_max,friction_min,friction_max,"source"`).
+    /// `class,density_min,density_max,fill_min,fill_max,friction_min,friction_max,panel_min,panel_max,"source"`;
+    /// the two panel-thickness fields may be empty, or left out).
     /// Must contain an `unknown` row.
     pub fn parse(text: &str, path: &str) -> Result<Self> {
         let mut priors = Vec::new();
@@ -159,12 +166,12 @@ fn parse_prior_row(line: &str, path: &str, line_no: usize) -> Result<MaterialPri
         None => (line, String::new()),
     };
     let fields: Vec<&str> = numbers.split(',').map(str::trim).collect();
-    if fields.len() != 7 {
+    if fields.len() != 7 && fields.len() != 9 {
         return Err(Error::parse(
             path,
             line_no,
             format!(
-                "expected 7 fields before the source, found {}",
+                "expected 7 or 9 fields before the source, found {}",
                 fields.len()
             ),
         ));
@@ -178,11 +185,24 @@ fn parse_prior_row(line: &str, path: &str, line_no: usize) -> Result<MaterialPri
     let range = |lo: f64, hi: f64| {
         LogNormal::from_interval90(lo, hi).map_err(|e| Error::parse(path, line_no, e.to_string()))
     };
+    let panel_thickness_m = match fields.get(7..9) {
+        Some(["", ""]) | None => None,
+        Some([lo, hi]) => {
+            let parse = |text: &str| {
+                text.parse::<f64>().map_err(|_| {
+                    Error::parse(path, line_no, format!("invalid panel thickness {text:?}"))
+                })
+            };
+            Some(range(parse(lo)?, parse(hi)?)?)
+        }
+        Some(_) => None, // a 2-element slice always matches the arm above
+    };
     Ok(MaterialPrior {
         class_name: fields[0].to_owned(),
         density_kg_m3: range(values[0], values[1])?,
         fill_fraction: range(values[2], values[3])?,
         friction: range(values[4], values[5])?,
+        panel_thickness_m,
         source,
     })
 }
@@ -347,6 +367,18 @@ mod tests {
         }
         assert!(MaterialPriors::parse("h\nchair,1,2,1,1,0.3,0.5,\"x\"\n", "p.csv").is_err());
         let err = MaterialPriors::parse("h\nunknown,1,x,1,1,0.3,0.5,\"x\"\n", "p.csv").unwrap_err();
+        assert!(err.to_string().starts_with("p.csv:2:"), "{err}");
+        // Panel thickness: optional columns, empty for solid classes.
+        let shelf = priors.get("shelf").panel_thickness_m.unwrap();
+        let (lo, hi) = shelf.interval90();
+        assert!((lo - 0.01).abs() < 1e-9 && (hi - 0.025).abs() < 1e-9);
+        assert!(priors.get("box").panel_thickness_m.is_none());
+        let text = "h\nunknown,1,2,0.5,1,0.3,0.5,0.01,0.02,\"x\"\nbox,1,2,0.5,1,0.3,0.5,,,\"y\"\n";
+        let parsed = MaterialPriors::parse(text, "p.csv").unwrap();
+        assert!(parsed.get("unknown").panel_thickness_m.is_some());
+        assert!(parsed.get("box").panel_thickness_m.is_none());
+        let err = MaterialPriors::parse("h\nunknown,1,2,0.5,1,0.3,0.5,0.01,mm,\"x\"\n", "p.csv")
+            .unwrap_err();
         assert!(err.to_string().starts_with("p.csv:2:"), "{err}");
     }
 
