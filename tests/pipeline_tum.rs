@@ -1,11 +1,13 @@
 //! The full pipeline on all of TUM `fr1_rpy` (694 frames) against
-//! motion-capture groundtruth. Run in release:
+//! motion-capture groundtruth: frame-to-model tracking, keyframe loop
+//! closure and pose-graph correction of the map. Run in release:
 //! `cargo test --release --test pipeline_tum -- --nocapture`.
 
 mod common;
 
 use scenemap::config::Config;
 use scenemap::eval::{ate, rpe, AteOptions, RpeDelta, RpeOptions};
+use scenemap::odometry::loop_closure::{KeyframeLoopClosure, LoopClosureStageConfig};
 use scenemap::pipeline::Pipeline;
 use scenemap::sensor::TumSequence;
 
@@ -20,7 +22,11 @@ fn fr1_rpy_full_pipeline_ate() {
     };
     let sequence = TumSequence::open(&dir).unwrap();
     let groundtruth = sequence.groundtruth().unwrap().to_vec();
-    let mut pipeline = Pipeline::new(Config::default(), *sequence.camera()).unwrap();
+    let stage =
+        KeyframeLoopClosure::new(sequence.camera(), LoopClosureStageConfig::default()).unwrap();
+    let mut pipeline = Pipeline::new(Config::default(), *sequence.camera())
+        .unwrap()
+        .with_loop_closure(Box::new(stage));
     for frame in &sequence {
         pipeline.process(&frame.unwrap()).unwrap();
     }
@@ -35,11 +41,13 @@ fn fr1_rpy_full_pipeline_ate() {
     .unwrap();
     let summary = pipeline.summary();
     println!(
-        "fr1_rpy: {} frames, lost {}, degraded {}, keyframes {}; ATE rmse {:.2} cm; RPE/frame {:.2} mm {:.3} deg",
+        "fr1_rpy: {} frames, lost {}, degraded {}, keyframes {}, loops {}, corrections {}; ATE rmse {:.2} cm; RPE/frame {:.2} mm {:.3} deg",
         summary.frames,
         summary.lost_frames,
         summary.degraded_frames,
         summary.keyframes,
+        summary.loop_closures,
+        summary.loop_corrections,
         ate.translation_m.rmse * 100.0,
         rpe_frame.translation_m.rmse * 1e3,
         rpe_frame.rotation_deg.rmse
@@ -51,6 +59,8 @@ fn fr1_rpy_full_pipeline_ate() {
         "{} frames lost",
         summary.lost_frames
     );
+    // fr1_rpy turns on the spot: loops are found and the map corrected.
+    assert!(summary.loop_closures >= 1 && summary.loop_corrections >= 1);
     assert!(
         ate.translation_m.rmse <= MAX_ATE_RMSE_M,
         "ATE rmse {:.4} m > {MAX_ATE_RMSE_M} m",
