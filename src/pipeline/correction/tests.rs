@@ -65,6 +65,20 @@ fn pose(i: usize) -> Isometry3<f64> {
     )
 }
 
+/// A pipeline with a [`Scripted`] stage, fed frames `0..frames` at [`pose`].
+fn run(config: Config, at: usize, closure: Option<LoopClosure>, frames: i64) -> Pipeline {
+    let stage = Scripted { at, closure };
+    let mut pipeline = Pipeline::new(config, camera())
+        .unwrap()
+        .with_loop_closure(Box::new(stage));
+    for i in 0..frames {
+        pipeline
+            .process_with_pose(&frame(i), &pose(i as usize))
+            .unwrap();
+    }
+    pipeline
+}
+
 #[test]
 fn without_loops_nothing_changes() {
     let stage = Scripted {
@@ -104,18 +118,7 @@ fn frames_follow_their_keyframe_exactly() {
         from_from_to: pose(0).inverse() * shifted * pose(6),
         information: Matrix6::identity() * 1e12,
     };
-    let stage = Scripted {
-        at: 2,
-        closure: Some(closure),
-    };
-    let mut pipeline = Pipeline::new(config, camera())
-        .unwrap()
-        .with_loop_closure(Box::new(stage));
-    for i in 0..7 {
-        pipeline
-            .process_with_pose(&frame(i), &pose(i as usize))
-            .unwrap();
-    }
+    let pipeline = run(config, 2, Some(closure), 7);
     let keyframes: Vec<usize> = pipeline.keyframes().iter().map(|k| k.frame_index).collect();
     assert_eq!(keyframes, [0, 3, 6]);
     assert_eq!(pipeline.summary().loop_corrections, 1);
@@ -171,19 +174,7 @@ fn cauchy_kernel_down_weights_a_wrong_loop() {
             from_from_to: pose(0).inverse() * pose(5) * Isometry3::translation(1.0, 0.0, 0.0),
             information: Matrix6::identity() * 1e6,
         };
-        let stage = Scripted {
-            at: 5,
-            closure: Some(closure),
-        };
-        let mut pipeline = Pipeline::new(config, camera())
-            .unwrap()
-            .with_loop_closure(Box::new(stage));
-        for i in 0..7 {
-            pipeline
-                .process_with_pose(&frame(i), &pose(i as usize))
-                .unwrap();
-        }
-        pipeline
+        run(config, 5, Some(closure), 7)
     };
     let robust = run(3.0);
     let plain = run(0.0);
@@ -197,18 +188,7 @@ fn cauchy_kernel_down_weights_a_wrong_loop() {
 fn store_thins_out_evenly_and_keeps_keyframe_zero() {
     let mut config = config();
     config.loop_correction.max_stored_frames = 4;
-    let stage = Scripted {
-        at: usize::MAX,
-        closure: None,
-    };
-    let mut pipeline = Pipeline::new(config, camera())
-        .unwrap()
-        .with_loop_closure(Box::new(stage));
-    for i in 0..9 {
-        pipeline
-            .process_with_pose(&frame(i), &pose(i as usize))
-            .unwrap();
-    }
+    let pipeline = run(config, usize::MAX, None, 9);
     let ids: Vec<usize> = pipeline
         .correction
         .store
