@@ -11,15 +11,6 @@ use crate::odometry::{ResidualTerms, RgbdPyramid, TrackingIssue, TrackingQuality
 use crate::sensor::{RgbdFrame, Timestamp};
 use std::time::Instant;
 
-/// A tracking result whose robust point-to-plane scale exceeds this
-/// fraction of the association gate `odometry.max_correspondence_distance_m`
-/// is lost (see `Pipeline::check_geometry`).
-const MAX_SIGMA_GATE_FRACTION: f64 = 0.4;
-
-/// A tracking result with fewer point-to-plane than this fraction of
-/// photometric residuals is lost (see `Pipeline::check_geometry`).
-const MIN_ASSOCIATION_RATIO: f64 = 0.4;
-
 impl Pipeline {
     /// Constant velocity on SE(3): `T_last · exp(ξ Δt)`, or the IMU prior
     /// (then the flag is `true`).
@@ -171,11 +162,11 @@ impl Pipeline {
     ///   gates ε_d, ε_θ) over photometric residuals (reference points that
     ///   project into the frame): 0.91 on the synthetic room, ≥ 0.54 on TUM
     ///   fr1_rpy (240 frames), 0.02–0.29 for a kidnapped camera; below
-    ///   [`MIN_ASSOCIATION_RATIO`] is lost;
+    ///   `tracking.min_association_ratio` is lost;
     /// * robust point-to-plane scale σ_icp (1.4826 · median |r|): the depth
     ///   noise at a correct pose (synthetic ≈ 3 mm; fr1_rpy p99 13 mm, max
     ///   16 mm), ≈ 0.74 ε_d for residuals spread over the gate (74 mm
-    ///   measured when kidnapped); above [`MAX_SIGMA_GATE_FRACTION`] · ε_d is
+    ///   measured when kidnapped); above `tracking.max_sigma_gate_fraction` · ε_d is
     ///   lost.
     ///
     /// Only with both residual terms in use (the ratio needs both).
@@ -183,12 +174,15 @@ impl Pipeline {
         if status.is_lost() || self.config.odometry.terms != ResidualTerms::Joint {
             return status;
         }
+        let tracking = &self.config.tracking;
         let max_sigma_m =
-            MAX_SIGMA_GATE_FRACTION * self.config.odometry.max_correspondence_distance_m;
+            tracking.max_sigma_gate_fraction * self.config.odometry.max_correspondence_distance_m;
         let association_ratio =
             quality.point_to_plane_residuals as f64 / quality.photometric_residuals.max(1) as f64;
         let point_to_plane_sigma_m = quality.point_to_plane_sigma_m;
-        if association_ratio >= MIN_ASSOCIATION_RATIO && point_to_plane_sigma_m <= max_sigma_m {
+        if association_ratio >= tracking.min_association_ratio
+            && point_to_plane_sigma_m <= max_sigma_m
+        {
             return status;
         }
         TrackingStatus::Lost(TrackingIssue::InconsistentGeometry {
