@@ -24,6 +24,26 @@ pub struct TsdfConfig {
     pub min_integration_depth_m: f32,
     /// Depth measurements beyond this are skipped, metres.
     pub max_integration_depth_m: f32,
+    /// Behind-surface weight drop-off (Oleynikova et al. 2017, Voxblox,
+    /// Sec. III-A), applied to pixels near a depth edge: an observation
+    /// with projective SDF `sdf < −ε` (ε = one voxel) is fused with weight
+    /// `(μ + sdf) / (μ − ε)`, falling linearly to 0 at `−μ`, instead of 1.
+    /// Keeps the full band in front of the surface while far-behind
+    /// updates past object edges barely count (surfaces no longer stick
+    /// out past seat and table-top rims). Integration-only (not stored in
+    /// map files).
+    ///
+    /// Default off: on the synthetic room (2 cm voxels) it raises the
+    /// chairs' box IoU from 0.65/0.75/0.65 to 0.71/0.77/0.70 with no other
+    /// object worse, but on TUM fr1_rpy the desk top found as a support
+    /// surface shrinks (long side 0.88 → 0.74 m), so it is opt-in until
+    /// that is understood.
+    #[serde(default = "default_behind_surface_dropoff")]
+    pub behind_surface_dropoff: bool,
+}
+
+fn default_behind_surface_dropoff() -> bool {
+    false
 }
 
 impl Default for TsdfConfig {
@@ -47,6 +67,7 @@ impl TsdfConfig {
             max_weight: 64,
             min_integration_depth_m: 0.1,
             max_integration_depth_m: 4.0,
+            behind_surface_dropoff: default_behind_surface_dropoff(),
         }
     }
 
@@ -66,6 +87,13 @@ impl TsdfConfig {
     pub fn with_depth_range_m(mut self, min_m: f32, max_m: f32) -> Self {
         self.min_integration_depth_m = min_m;
         self.max_integration_depth_m = max_m;
+        self
+    }
+
+    /// Returns the configuration with behind-surface weight drop-off on or
+    /// off (see [`Self::behind_surface_dropoff`]).
+    pub fn with_behind_surface_dropoff(mut self, enabled: bool) -> Self {
+        self.behind_surface_dropoff = enabled;
         self
     }
 
@@ -130,5 +158,15 @@ mod tests {
         assert!(c.with_depth_range_m(1.0, 0.5).validate().is_err());
         assert!(c.with_depth_range_m(-1.0, 0.5).validate().is_err());
         assert!(c.with_depth_range_m(0.0, f32::NAN).validate().is_err());
+    }
+
+    #[test]
+    fn dropoff_defaults_off_and_parses() {
+        assert!(!TsdfConfig::default().behind_surface_dropoff);
+        let c: TsdfConfig = toml::from_str("voxel_size_m = 0.02").unwrap();
+        assert!(!c.behind_surface_dropoff);
+        let c: TsdfConfig = toml::from_str("behind_surface_dropoff = true").unwrap();
+        assert!(c.behind_surface_dropoff);
+        assert!(toml::from_str::<TsdfConfig>("behind_surface_drop = false").is_err());
     }
 }
