@@ -3,18 +3,10 @@
 #[path = "imu_support/mod.rs"]
 mod imu_support;
 
-use imu_support::{gravity, SplitMix64, Trajectory};
+use imu_support::{angle_deg, gravity, SplitMix64, Trajectory};
 use nalgebra::{Rotation3, Unit, Vector3};
 use scenemap::imu::{initial_gravity, world_from_imu_from_gravity, AttitudeFilter, StaticDetector};
 use scenemap::{ImuSample, Timestamp};
-
-fn angle_deg(a: &Vector3<f64>, b: &Vector3<f64>) -> f64 {
-    a.normalize()
-        .dot(&b.normalize())
-        .clamp(-1.0, 1.0)
-        .acos()
-        .to_degrees()
-}
 
 #[test]
 fn gravity_alignment_maps_gravity_down_with_zero_yaw() {

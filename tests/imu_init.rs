@@ -4,7 +4,7 @@
 #[path = "imu_support/mod.rs"]
 mod imu_support;
 
-use imu_support::{gravity, SplitMix64, Trajectory};
+use imu_support::{angle_deg, gravity, SplitMix64, Trajectory};
 use nalgebra::{Isometry3, Rotation3, Translation3, UnitQuaternion, Vector3};
 use scenemap::imu::{
     estimate_gyro_bias, initialize_inertial, ImuBias, ImuBuffer, ImuConfig, InertialInitOptions,
@@ -83,14 +83,6 @@ fn scenario_on(
         vis_from_sim,
         velocities,
     }
-}
-
-fn angle_deg(a: &Vector3<f64>, b: &Vector3<f64>) -> f64 {
-    a.normalize()
-        .dot(&b.normalize())
-        .clamp(-1.0, 1.0)
-        .acos()
-        .to_degrees()
 }
 
 #[test]

@@ -11,6 +11,9 @@
 //!   angle for all six candidate world axes: only `+z` is consistent.
 
 mod common;
+mod imu_support;
+
+use imu_support::angle_deg;
 
 use nalgebra::{Rotation3, Vector3};
 use scenemap::geometry::pose_at;
@@ -18,14 +21,6 @@ use scenemap::imu::kinect::camera_from_kinect_accel;
 use scenemap::imu::{AttitudeFilter, ImuBuffer, ImuConfig, StaticDetector};
 use scenemap::sensor::TumSequence;
 use scenemap::{StampedPose, Timestamp};
-
-fn angle_deg(a: &Vector3<f64>, b: &Vector3<f64>) -> f64 {
-    a.normalize()
-        .dot(&b.normalize())
-        .clamp(-1.0, 1.0)
-        .acos()
-        .to_degrees()
-}
 
 /// World "up" expressed in the camera frame at `t`.
 fn up_in_camera(gt: &[StampedPose], t: Timestamp, world_up: &Vector3<f64>) -> Option<Vector3<f64>> {

@@ -9,7 +9,9 @@
 
 use std::f64::consts::{FRAC_PI_2, PI, TAU};
 
-use nalgebra::{Isometry3, Matrix6, Point3, Vector3, Vector6};
+mod surface_oracle;
+
+use nalgebra::{Isometry3, Matrix6, Vector3, Vector6};
 use scenemap::config::{Config, LoopCorrectionConfig, Mode};
 use scenemap::eval::{ate, AlignmentKind, AteOptions};
 use scenemap::geometry::{exp_se3, StampedPose};
@@ -19,6 +21,7 @@ use scenemap::sensor::synthetic::{
     SequenceConfig, Signal, SyntheticScene, SyntheticSequence, Trajectory,
 };
 use scenemap::{PinholeCamera, RgbdFrame};
+use surface_oracle::{surface_distance_m, LineSearch};
 
 const VOXEL_M: f64 = 0.02;
 const FPS: f64 = 15.0;
@@ -197,43 +200,6 @@ fn run(sequence: &SyntheticSequence, enabled: bool, wrong: Option<(usize, Isomet
     }
 }
 
-/// Distance from `p` to the true surface along `n` (both ways), from the
-/// scene's exact occupancy (as in tests/tsdf_room.rs): an upper bound of
-/// the Euclidean distance; `None` beyond `search_m`.
-fn distance_along_m(
-    scene: &SyntheticScene,
-    p: &Point3<f64>,
-    n: &Vector3<f64>,
-    search_m: f64,
-) -> Option<f64> {
-    let inside = scene.is_occupied(p);
-    let step = 0.004;
-    let mut best: Option<f64> = None;
-    for sign in [1.0, -1.0] {
-        let dir = n * sign;
-        let (mut t0, mut t) = (0.0, step);
-        while t <= search_m + 1e-12 {
-            if scene.is_occupied(&(p + dir * t)) != inside {
-                let (mut lo, mut hi) = (t0, t);
-                while hi - lo > 1e-4 {
-                    let mid = 0.5 * (lo + hi);
-                    if scene.is_occupied(&(p + dir * mid)) != inside {
-                        hi = mid;
-                    } else {
-                        lo = mid;
-                    }
-                }
-                let d = 0.5 * (lo + hi);
-                best = Some(best.map_or(d, |b: f64| b.min(d)));
-                break;
-            }
-            t0 = t;
-            t += step;
-        }
-    }
-    best
-}
-
 /// RMS distance of (a deterministic spread of up to 2000) mesh vertices to
 /// the true surfaces; vertices with no surface within 15 cm count 15 cm.
 fn mesh_rms_m(pipeline: &Pipeline, scene: &SyntheticScene) -> f64 {
@@ -251,12 +217,12 @@ fn mesh_rms_m(pipeline: &Pipeline, scene: &SyntheticScene) -> f64 {
         let Some(normal) = mesh.normals[k].cast::<f64>().try_normalize(1e-9) else {
             continue;
         };
-        let directions = [normal, Vector3::x(), Vector3::y(), Vector3::z()];
-        let d = directions
-            .iter()
-            .filter_map(|dir| distance_along_m(scene, &p, dir, SEARCH_M))
-            .min_by(f64::total_cmp)
-            .unwrap_or(SEARCH_M);
+        let oracle = LineSearch {
+            step_m: 0.004,
+            tolerance_m: 1e-4,
+            search_m: SEARCH_M,
+        };
+        let d = surface_distance_m(scene, &p, &normal, &oracle).unwrap_or(SEARCH_M);
         sum_sq += d * d;
         n += 1;
     }

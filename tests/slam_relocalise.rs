@@ -5,7 +5,9 @@
 //! kidnapped camera (issue 8). Run in release:
 //! `cargo test --release --test slam_relocalise -- --nocapture`.
 
-use nalgebra::{Isometry3, Point3, Vector3};
+mod surface_oracle;
+
+use nalgebra::{Isometry3, Vector3};
 use scenemap::config::Config;
 use scenemap::odometry::loop_closure::{KeyframeLoopClosure, LoopClosureStageConfig};
 use scenemap::odometry::{OdometryConfig, RgbdOdometry};
@@ -14,6 +16,7 @@ use scenemap::sensor::synthetic::{
     DepthNoise, SequenceConfig, SyntheticScene, SyntheticSequence, TrajectoryPreset,
 };
 use scenemap::sensor::{RgbdFrame, Timestamp};
+use surface_oracle::{surface_distance_m, LineSearch};
 
 /// Gentle orbit of the furnished room with Kinect depth noise.
 fn sequence(duration_s: f64) -> SyntheticSequence {
@@ -162,38 +165,12 @@ fn stage_maps_ids_finds_exact_loops_and_relocalises_only_seen_views() {
 const VOXEL_M: f64 = 0.02;
 /// How far along a direction the ghost oracle looks for the true surface.
 const SEARCH_M: f64 = 0.08;
-
-/// Distance from `p` to the true surface along `p + t n` (both ways) from
-/// the scene's exact occupancy (as in tests/tsdf_room.rs): an upper bound
-/// of the Euclidean distance; `None` if no surface within ±`SEARCH_M`.
-fn distance_along_m(scene: &SyntheticScene, p: &Point3<f64>, n: &Vector3<f64>) -> Option<f64> {
-    let inside = scene.is_occupied(p);
-    let step = 0.002;
-    let mut best: Option<f64> = None;
-    for sign in [1.0, -1.0] {
-        let dir = n * sign;
-        let (mut t0, mut t) = (0.0, step);
-        while t <= SEARCH_M + 1e-12 {
-            if scene.is_occupied(&(p + dir * t)) != inside {
-                let (mut lo, mut hi) = (t0, t);
-                while hi - lo > 5e-5 {
-                    let mid = 0.5 * (lo + hi);
-                    if scene.is_occupied(&(p + dir * mid)) != inside {
-                        hi = mid;
-                    } else {
-                        lo = mid;
-                    }
-                }
-                let d = 0.5 * (lo + hi);
-                best = Some(best.map_or(d, |b: f64| b.min(d)));
-                break;
-            }
-            t0 = t;
-            t += step;
-        }
-    }
-    best
-}
+/// The oracle of tests/tsdf_room.rs: step 2 mm, bisect to 0.05 mm.
+const ORACLE: LineSearch = LineSearch {
+    step_m: 0.002,
+    tolerance_m: 5e-5,
+    search_m: SEARCH_M,
+};
 
 /// RMS distance of (a spread of) mesh vertices to the true surfaces and
 /// the fraction of vertices with no true surface within `SEARCH_M`.
@@ -206,12 +183,7 @@ fn ghost_statistics(pipeline: &Pipeline, scene: &SyntheticScene) -> (f64, f64, u
         let Some(normal) = mesh.normals[k].cast::<f64>().try_normalize(1e-9) else {
             continue;
         };
-        let directions = [normal, Vector3::x(), Vector3::y(), Vector3::z()];
-        match directions
-            .iter()
-            .filter_map(|d| distance_along_m(scene, &p, d))
-            .min_by(f64::total_cmp)
-        {
+        match surface_distance_m(scene, &p, &normal, &ORACLE) {
             Some(d) => {
                 sum_sq += d * d;
                 n += 1;

@@ -2,52 +2,22 @@
 //! lies on the true geometry, and the incremental mesh equals a full re-mesh.
 //! Heavy: run with `cargo test --release --test tsdf_room`.
 
-use nalgebra::{Point3, Vector3};
+mod surface_oracle;
+
 use scenemap::mesh::{mesh_volume, Mesh, Mesher};
-use scenemap::sensor::synthetic::{
-    SequenceConfig, SyntheticScene, SyntheticSequence, TrajectoryPreset,
-};
+use scenemap::sensor::synthetic::{SequenceConfig, SyntheticSequence, TrajectoryPreset};
 use scenemap::tsdf::{TsdfConfig, TsdfIntegrator, TsdfVolume};
+use surface_oracle::{surface_distance_m, LineSearch};
 
 const VOXEL_M: f64 = 0.02;
 /// How far along the normal the oracle looks for the true surface.
 const SEARCH_M: f64 = 0.08;
-
-/// Distance from `p` to the true surface measured along the line `p + t n`
-/// (both ways), from the scene's exact occupancy: step 2 mm until
-/// occupancy differs from that at `p`, then bisect to 0.05 mm. The
-/// distance along a line is an upper bound of the Euclidean distance to the
-/// surface, so the oracle is conservative. `None` if no surface lies within
-/// ±`SEARCH_M`.
-fn distance_along_m(scene: &SyntheticScene, p: &Point3<f64>, n: &Vector3<f64>) -> Option<f64> {
-    let inside = scene.is_occupied(p);
-    let step = 0.002;
-    let mut best: Option<f64> = None;
-    for sign in [1.0, -1.0] {
-        let dir = n * sign;
-        let mut t0 = 0.0;
-        let mut t = step;
-        while t <= SEARCH_M + 1e-12 {
-            if scene.is_occupied(&(p + dir * t)) != inside {
-                let (mut lo, mut hi) = (t0, t);
-                while hi - lo > 5e-5 {
-                    let mid = 0.5 * (lo + hi);
-                    if scene.is_occupied(&(p + dir * mid)) != inside {
-                        hi = mid;
-                    } else {
-                        lo = mid;
-                    }
-                }
-                let d = 0.5 * (lo + hi);
-                best = Some(best.map_or(d, |b: f64| b.min(d)));
-                break;
-            }
-            t0 = t;
-            t += step;
-        }
-    }
-    best
-}
+/// The oracle: step 2 mm, bisect to 0.05 mm, up to ±`SEARCH_M`.
+const ORACLE: LineSearch = LineSearch {
+    step_m: 0.002,
+    tolerance_m: 5e-5,
+    search_m: SEARCH_M,
+};
 
 #[test]
 fn furnished_room_mesh_lies_on_the_true_surfaces_and_incremental_equals_full() {
@@ -98,14 +68,7 @@ fn furnished_room_mesh_lies_on_the_true_surfaces_and_incremental_equals_full() {
         let Some(normal) = normal.try_normalize(1e-9) else {
             continue;
         };
-        // The mesh normal first; the axes catch vertices whose normal is
-        // poor (edges, thin parts). Each is an upper bound of the distance.
-        let directions = [normal, Vector3::x(), Vector3::y(), Vector3::z()];
-        let distance = directions
-            .iter()
-            .filter_map(|d| distance_along_m(scene, &p, d))
-            .min_by(f64::total_cmp);
-        match distance {
+        match surface_distance_m(scene, &p, &normal, &ORACLE) {
             Some(d) => {
                 sum += d;
                 n += 1;

@@ -6,6 +6,12 @@ use nalgebra::{Rotation3, Vector3};
 use scenemap::imu::so3;
 use scenemap::{ImuSample, Timestamp};
 
+/// Angle between two vectors, degrees (nalgebra's `angle`: clamped acos of
+/// the normalised dot product).
+pub fn angle_deg(a: &Vector3<f64>, b: &Vector3<f64>) -> f64 {
+    a.angle(b).to_degrees()
+}
+
 /// World gravity of the simulation (z up).
 pub fn gravity() -> Vector3<f64> {
     Vector3::new(0.0, 0.0, -9.81)
