@@ -85,6 +85,10 @@ pub struct TrackingConfig {
     /// is lost. Measured: ≈ 0.03 (synthetic), ≤ 0.16 (fr1_rpy), ≈ 0.74
     /// (kidnapped).
     pub max_sigma_gate_fraction: f64,
+    /// Start the model view's rays near the last tracked frame's depth
+    /// warped to the guess ([`Raycaster::render_with_hint`](crate::tsdf::Raycaster::render_with_hint)):
+    /// same image up to the march's sampling phase, fewer samples per ray.
+    pub raycast_hint: bool,
 }
 
 impl Default for TrackingConfig {
@@ -98,6 +102,7 @@ impl Default for TrackingConfig {
             lost_velocity_decay: 1.0,
             min_association_ratio: 0.4,
             max_sigma_gate_fraction: 0.4,
+            raycast_hint: true,
         }
     }
 }

@@ -10,10 +10,11 @@
 //! same amount.
 
 use nalgebra::Isometry3;
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::geometry::PinholeCamera;
-use crate::odometry::{OdometryConfig, RgbdOdometry, RgbdPyramid};
+use crate::odometry::{OdometryConfig, PyramidLevel, RgbdOdometry, RgbdPyramid};
 use crate::tsdf::{Raycaster, TsdfVolume};
 
 /// The dense tracker working on pyramids that start at `level`.
@@ -28,6 +29,8 @@ pub(crate) struct ModelTracker {
     /// Camera of the model view (undistorted pinhole at `level`).
     pub(crate) model_camera: PinholeCamera,
     raycaster: Raycaster,
+    /// Reused buffer of the ray-cast depth hint.
+    hint_depth_m: Vec<f32>,
 }
 
 /// A rendered model view as a reference pyramid.
@@ -58,6 +61,7 @@ impl ModelTracker {
             level,
             model_camera,
             raycaster: Raycaster::new(),
+            hint_depth_m: Vec::new(),
         })
     }
 
@@ -72,13 +76,30 @@ impl ModelTracker {
     /// a reference pyramid: vertices `d · K⁻¹ (u, v, 1)` and normals in the
     /// camera frame, intensity from the fused colour (the same luma weights
     /// as [`crate::RgbdFrame::intensity`]).
+    ///
+    /// With `hint` (a tracked frame's finest level and its pose), rays start
+    /// near that frame's depth warped to `world_from_camera`
+    /// ([`Raycaster::render_with_hint`]).
     pub(crate) fn render(
         &mut self,
         volume: &TsdfVolume,
         world_from_camera: &Isometry3<f64>,
+        hint: Option<(&PyramidLevel, &Isometry3<f64>)>,
     ) -> Result<ModelView> {
         let camera = self.model_camera;
-        let image = self.raycaster.render(volume, &camera, world_from_camera)?;
+        let image = match hint {
+            Some((level, world_from_source)) if level.camera == camera => {
+                let camera_from_source = world_from_camera.inverse() * world_from_source;
+                warp_depth(level, &camera_from_source, &mut self.hint_depth_m);
+                self.raycaster.render_with_hint(
+                    volume,
+                    &camera,
+                    world_from_camera,
+                    &self.hint_depth_m,
+                )?
+            }
+            _ => self.raycaster.render(volume, &camera, world_from_camera)?,
+        };
         let camera_from_world = world_from_camera.inverse().rotation.to_rotation_matrix();
         let camera_from_world = camera_from_world.matrix().cast::<f32>();
         let width = camera.width as usize;
@@ -92,22 +113,33 @@ impl ModelTracker {
             camera.cx as f32,
             camera.cy as f32,
         );
-        let mut hits = 0_usize;
-        for i in 0..n {
-            let c = image.colors[i];
-            intensity[i] =
-                (0.299 * f32::from(c[0]) + 0.587 * f32::from(c[1]) + 0.114 * f32::from(c[2]))
-                    / 255.0;
-            let d = image.depth_m[i];
-            if !(image.hit[i] && d > 0.0) {
-                continue;
-            }
-            hits += 1;
-            let (u, v) = ((i % width) as f32, (i / width) as f32);
-            vertices[i] = [d * (u - cx) / fx, d * (v - cy) / fy, d];
-            let normal = camera_from_world * image.normals_world[i];
-            normals[i] = [normal.x, normal.y, normal.z];
-        }
+        let hits: usize = vertices
+            .par_chunks_mut(width)
+            .zip(normals.par_chunks_mut(width))
+            .zip(intensity.par_chunks_mut(width))
+            .enumerate()
+            .map(|(v, ((vertex_row, normal_row), intensity_row))| {
+                let mut hits = 0_usize;
+                for u in 0..width {
+                    let i = v * width + u;
+                    let c = image.colors[i];
+                    intensity_row[u] = (0.299 * f32::from(c[0])
+                        + 0.587 * f32::from(c[1])
+                        + 0.114 * f32::from(c[2]))
+                        / 255.0;
+                    let d = image.depth_m[i];
+                    if !(image.hit[i] && d > 0.0) {
+                        continue;
+                    }
+                    hits += 1;
+                    let (uf, vf) = (u as f32, v as f32);
+                    vertex_row[u] = [d * (uf - cx) / fx, d * (vf - cy) / fy, d];
+                    let normal = camera_from_world * image.normals_world[i];
+                    normal_row[u] = [normal.x, normal.y, normal.z];
+                }
+                hits
+            })
+            .sum();
         let pyramid = RgbdPyramid::from_model_view(
             &camera,
             &vertices,
@@ -129,6 +161,58 @@ impl ModelTracker {
             Err(Error::InvalidArgument(
                 "model view and frame pyramids have different cameras".into(),
             ))
+        }
+    }
+}
+
+/// Forward-warps `source`'s vertices by `camera_from_source` into the same
+/// (pinhole) camera: per pixel the nearest warped depth, `0` where none
+/// lands. Each point is splatted onto the 2×2 pixels around its projection
+/// so that a slightly expanding view leaves no cracks.
+fn warp_depth(source: &PyramidLevel, camera_from_source: &Isometry3<f64>, out: &mut Vec<f32>) {
+    let camera = source.camera;
+    let (w, h) = (source.width(), source.height());
+    out.clear();
+    out.resize(w * h, f32::INFINITY);
+    let rotation = camera_from_source.rotation.to_rotation_matrix();
+    let r = rotation.matrix().cast::<f32>();
+    let t = camera_from_source.translation.vector.cast::<f32>();
+    let (fx, fy, cx, cy) = (
+        camera.fx as f32,
+        camera.fy as f32,
+        camera.cx as f32,
+        camera.cy as f32,
+    );
+    // `x > 0`, false for NaN.
+    let positive = |x: f32| x > 0.0;
+    for q in &source.vertices {
+        // Also skips NaN (invalid) vertices.
+        if !positive(q[2]) {
+            continue;
+        }
+        let p = r * nalgebra::Vector3::new(q[0], q[1], q[2]) + t;
+        if !positive(p.z) {
+            continue;
+        }
+        let u = fx * p.x / p.z + cx;
+        let v = fy * p.y / p.z + cy;
+        let inside = u >= 0.0 && v >= 0.0 && u < (w - 1) as f32 && v < (h - 1) as f32;
+        if !inside {
+            continue;
+        }
+        let (u0, v0) = (u as usize, v as usize);
+        for k in [
+            v0 * w + u0,
+            v0 * w + u0 + 1,
+            (v0 + 1) * w + u0,
+            (v0 + 1) * w + u0 + 1,
+        ] {
+            out[k] = out[k].min(p.z);
+        }
+    }
+    for z in out.iter_mut() {
+        if !z.is_finite() {
+            *z = 0.0;
         }
     }
 }
@@ -156,9 +240,44 @@ mod tests {
         let current = tracker.prepare(&frame).unwrap();
         let mut tracker = tracker;
         let volume = TsdfVolume::new(TsdfConfig::default()).unwrap();
-        let view = tracker.render(&volume, &Isometry3::identity()).unwrap();
+        let view = tracker
+            .render(&volume, &Isometry3::identity(), None)
+            .unwrap();
         assert_eq!(view.hit_ratio, 0.0);
         ModelTracker::check_compatible(&view.pyramid, &current).unwrap();
+    }
+
+    /// Oracle: a fronto-parallel plane at 1.5 m warped by identity keeps
+    /// its depth at every pixel it covers, and moved 0.1 m back reads 1.6 m;
+    /// a 90° turn sees none of it.
+    #[test]
+    fn warp_depth_moves_a_plane() {
+        let camera = PinholeCamera::tum_freiburg1();
+        let tracker = ModelTracker::new(&camera, &OdometryConfig::default(), 1).unwrap();
+        let frame = crate::RgbdFrame::new(
+            crate::Timestamp(0),
+            640,
+            480,
+            vec![[128, 128, 128]; 640 * 480],
+            vec![1.5; 640 * 480],
+        )
+        .unwrap();
+        let pyramid = tracker.prepare(&frame).unwrap();
+        let level = &pyramid.levels[0];
+        let mut out = Vec::new();
+        warp_depth(level, &Isometry3::identity(), &mut out);
+        let covered: Vec<f32> = out.iter().copied().filter(|&z| z > 0.0).collect();
+        assert!(covered.len() > out.len() * 9 / 10, "{}", covered.len());
+        // The plane's undistorted depth is z = 1.5 everywhere (f32 round-off).
+        assert!(covered.iter().all(|&z| (z - 1.5).abs() < 1e-4));
+        let back = Isometry3::translation(0.0, 0.0, 0.1);
+        warp_depth(level, &back, &mut out);
+        let covered: Vec<f32> = out.iter().copied().filter(|&z| z > 0.0).collect();
+        assert!(covered.len() > out.len() * 8 / 10, "{}", covered.len());
+        assert!(covered.iter().all(|&z| (z - 1.6).abs() < 1e-4));
+        let turned = Isometry3::rotation(nalgebra::Vector3::y() * std::f64::consts::FRAC_PI_2);
+        warp_depth(level, &turned, &mut out);
+        assert!(out.iter().all(|&z| z == 0.0));
     }
 
     #[test]

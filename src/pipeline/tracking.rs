@@ -100,7 +100,12 @@ impl Pipeline {
     ) -> Result<Tracked> {
         if self.counters.integrated >= self.config.tracking.min_model_frames {
             let clock = Instant::now();
-            let view = self.tracker.render(&self.volume, world_from_guess)?;
+            let hint = self
+                .reference
+                .as_ref()
+                .filter(|_| self.config.tracking.raycast_hint)
+                .and_then(|r| Some((r.pyramid.levels.first()?, &r.world_from_camera)));
+            let view = self.tracker.render(&self.volume, world_from_guess, hint)?;
             timing.model_view_ms += elapsed_ms(clock);
             if view.hit_ratio >= self.config.tracking.min_model_hit_ratio {
                 ModelTracker::check_compatible(&view.pyramid, current)?;

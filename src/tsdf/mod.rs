@@ -28,6 +28,7 @@ mod camera_tables;
 mod config;
 mod integrator;
 mod map_file;
+mod range_image;
 mod raycast;
 mod volume;
 
@@ -38,5 +39,5 @@ pub use block::{
 pub use config::TsdfConfig;
 pub use integrator::{IntegrationStats, TsdfIntegrator};
 pub use map_file::{MAP_FILE_MAGIC, MAP_FORMAT_VERSION};
-pub use raycast::{raycast, RaycastImage, Raycaster};
+pub use raycast::{raycast, RaycastImage, Raycaster, HINT_MARGIN_TRUNCATIONS};
 pub use volume::TsdfVolume;
