@@ -13,46 +13,13 @@
 mod common;
 mod imu_support;
 
-use imu_support::angle_deg;
+use imu_support::{angle_deg, slow_window_angles, stats, up_in_camera, whole_sequence_angles};
 
 use nalgebra::{Rotation3, Vector3};
-use scenemap::geometry::pose_at;
 use scenemap::imu::kinect::camera_from_kinect_accel;
 use scenemap::imu::{AttitudeFilter, ImuBuffer, ImuConfig, StaticDetector};
 use scenemap::sensor::TumSequence;
 use scenemap::{StampedPose, Timestamp};
-
-/// World "up" expressed in the camera frame at `t`.
-fn up_in_camera(gt: &[StampedPose], t: Timestamp, world_up: &Vector3<f64>) -> Option<Vector3<f64>> {
-    pose_at(gt, t, 0.05).map(|world_from_camera| world_from_camera.rotation.inverse() * world_up)
-}
-
-fn stats(mut v: Vec<f64>) -> (f64, f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let mean = v.iter().sum::<f64>() / n as f64;
-    (mean, v[n / 2], v[(n * 9) / 10], v[n - 1])
-}
-
-/// Centred moving average of unit vectors over ±`half_window_s`.
-fn smooth(times: &[f64], dirs: &[Vector3<f64>], half_window_s: f64) -> Vec<Vector3<f64>> {
-    let mut out = Vec::with_capacity(dirs.len());
-    let (mut lo, mut hi) = (0, 0);
-    let mut sum = Vector3::zeros();
-    for (k, &t) in times.iter().enumerate() {
-        while hi < times.len() && times[hi] <= t + half_window_s {
-            sum += dirs[hi];
-            hi += 1;
-        }
-        while times[lo] < t - half_window_s {
-            sum -= dirs[lo];
-            lo += 1;
-        }
-        let _ = k;
-        out.push(sum.normalize());
-    }
-    out
-}
 
 #[test]
 fn fr1_rpy_accelerometer_gravity_matches_groundtruth_vertical() {
@@ -140,21 +107,7 @@ fn fr1_rpy_accelerometer_gravity_matches_groundtruth_vertical() {
     );
 
     // Every later slow window (non-overlapping), same comparison.
-    let mut slow_angles = Vec::new();
-    let mut rest = &buffer.samples()[from..];
-    while let Some(w) = detector.find_first(rest) {
-        let ups: Vec<Vector3<f64>> = gt
-            .iter()
-            .filter(|p| p.timestamp >= w.start && p.timestamp <= w.end)
-            .map(|p| p.world_from_camera.rotation.inverse() * up_world)
-            .collect();
-        if ups.len() > 10 {
-            let up_gt = ups.iter().sum::<Vector3<f64>>();
-            slow_angles.push(angle_deg(&(camera_from_accel * w.mean_accel_m_s2), &up_gt));
-        }
-        let next = rest.partition_point(|s| s.timestamp <= w.end);
-        rest = &rest[next..];
-    }
+    let slow_angles = slow_window_angles(buffer.samples(), gt, &camera_from_accel, &up_world);
     let n_slow = slow_angles.len();
     let (w_mean, w_median, w_p90, w_max) = stats(slow_angles);
     println!(
@@ -162,35 +115,13 @@ fn fr1_rpy_accelerometer_gravity_matches_groundtruth_vertical() {
     );
 
     // 2. Whole sequence, time-matched, both sides smoothed identically.
-    let mut times = Vec::new();
-    let mut acc_dirs = Vec::new();
-    let mut gt_dirs = Vec::new();
-    for s in buffer.samples() {
-        let (Some(f), Some(up_gt)) = (s.accel_m_s2, up_in_camera(gt, s.timestamp, &up_world))
-        else {
-            continue;
-        };
-        times.push(s.timestamp.as_secs_f64());
-        acc_dirs.push((camera_from_accel * f).normalize());
-        gt_dirs.push(up_gt);
-    }
-    let raw: Vec<f64> = acc_dirs
-        .iter()
-        .zip(&gt_dirs)
-        .map(|(a, g)| angle_deg(a, g))
-        .collect();
+    let (raw, smoothed) =
+        whole_sequence_angles(buffer.samples(), gt, &camera_from_accel, &up_world);
+    let matched = raw.len();
     let (mean, median, p90, max) = stats(raw);
     println!(
-        "whole sequence, {} time-matched samples, raw: mean {mean:.2}°, median {median:.2}°, p90 {p90:.2}°, max {max:.2}°",
-        times.len()
+        "whole sequence, {matched} time-matched samples, raw: mean {mean:.2}°, median {median:.2}°, p90 {p90:.2}°, max {max:.2}°"
     );
-    let acc_s = smooth(&times, &acc_dirs, 0.1);
-    let gt_s = smooth(&times, &gt_dirs, 0.1);
-    let smoothed: Vec<f64> = acc_s
-        .iter()
-        .zip(&gt_s)
-        .map(|(a, g)| angle_deg(a, g))
-        .collect();
     let (s_mean, s_median, s_p90, s_max) = stats(smoothed);
     println!(
         "whole sequence, centred 0.2 s moving average on both: mean {s_mean:.2}°, median {s_median:.2}°, p90 {s_p90:.2}°, max {s_max:.2}°"

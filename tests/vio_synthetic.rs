@@ -1,5 +1,6 @@
 //! Visual-inertial tracking on a synthetic sequence with exact groundtruth:
-//! the IMU motion prior carries the pose through a vision outage, and the
+//! the IMU motion prior seeds and regularises the visual solve (default
+//! `imu.visual_prior`) and carries the pose through a vision outage, and the
 //! sliding window recovers the injected IMU biases. Also: accelerometer-only
 //! TUM input leaves tracking unchanged. Run in release:
 //! `cargo test --release --test vio_synthetic -- --nocapture`

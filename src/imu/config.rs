@@ -30,6 +30,58 @@ pub struct ImuConfig {
     pub gravity_m_s2: f64,
     /// Noise densities.
     pub noise: ImuNoise,
+    /// The IMU prediction as a Gaussian prior in the visual solve.
+    pub visual_prior: VisualPriorConfig,
+}
+
+/// How the IMU-predicted pose regularises the dense visual solve
+/// ([`crate::odometry::PosePrior`], built by
+/// [`crate::imu::ImuMotionPrior`]): the information of the prediction is the
+/// inverse of the preintegrated rotation covariance (Forster et al. 2017,
+/// Eq. 63) plus the rotation error of a residual gyro bias, and — once
+/// velocity and gravity are estimated — of a translation covariance from
+/// the velocity uncertainty, scaled by `weight`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VisualPriorConfig {
+    /// Multiplies the prior's information; 0 switches the prior off (the
+    /// prediction then only seeds the solve).
+    pub weight: f64,
+    /// Standard deviation of the residual gyro bias error after the
+    /// window's estimate, rad/s (rotation σ grows by this × Δt).
+    pub gyro_bias_sigma_rad_s: f64,
+    /// Standard deviation of the velocity estimate, m/s (translation σ =
+    /// this × Δt); 0 leaves translation to vision alone.
+    pub velocity_sigma_m_s: f64,
+}
+
+impl Default for VisualPriorConfig {
+    fn default() -> Self {
+        Self {
+            weight: 1.0,
+            gyro_bias_sigma_rad_s: 0.005,
+            velocity_sigma_m_s: 0.1,
+        }
+    }
+}
+
+impl VisualPriorConfig {
+    /// Checks that every value is finite and non-negative and that the
+    /// rotation σ can be positive.
+    pub fn validate(&self) -> Result<()> {
+        for (name, value) in [
+            ("weight", self.weight),
+            ("gyro_bias_sigma_rad_s", self.gyro_bias_sigma_rad_s),
+            ("velocity_sigma_m_s", self.velocity_sigma_m_s),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(Error::Config(format!(
+                    "imu visual_prior.{name} = {value} must be finite and >= 0"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for ImuConfig {
@@ -42,6 +94,7 @@ impl Default for ImuConfig {
             max_accel_m_s2: 200.0,
             gravity_m_s2: STANDARD_GRAVITY_M_S2,
             noise: ImuNoise::default(),
+            visual_prior: VisualPriorConfig::default(),
         }
     }
 }
@@ -115,6 +168,7 @@ impl ImuConfig {
                 self.gravity_m_s2
             )));
         }
-        self.noise.validate()
+        self.noise.validate()?;
+        self.visual_prior.validate()
     }
 }

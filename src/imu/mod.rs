@@ -13,6 +13,9 @@
 //!   velocities from tracked frames with IMU factors.
 //! - [`motion_prior`]: [`ImuMotionPrior`], the pipeline's IMU motion prior
 //!   (gyro-aided tracking, IMU-carried poses through vision outages).
+//! - [`mount_calibration`]: online self-calibration of the accelerometer's
+//!   mounting rotation `camera_from_accel` and the world's vertical from
+//!   visual orientations (hand–eye on gravity).
 //! - [`config`], [`noise`], [`kinect`]: configuration, noise densities, and
 //!   the Kinect v1 accelerometer axis convention.
 //! - [`so3`]: the SO(3) helpers used here (to be merged with `geometry::se3`).
@@ -43,13 +46,14 @@ pub mod gravity;
 pub mod init;
 pub mod kinect;
 pub mod motion_prior;
+pub mod mount_calibration;
 pub mod noise;
 pub mod preintegration;
 pub mod so3;
 pub mod stream;
 pub mod window;
 
-pub use config::{ImuConfig, STANDARD_GRAVITY_M_S2};
+pub use config::{ImuConfig, VisualPriorConfig, STANDARD_GRAVITY_M_S2};
 pub use factor::{imu_residual, linearize_imu_factor, predict, ImuFactorLinearization, NavState};
 pub use gravity::{
     initial_gravity, world_from_imu_from_gravity, AttitudeFilter, StaticDetector, StaticWindow,
@@ -58,6 +62,10 @@ pub use init::{
     estimate_gyro_bias, initialize_inertial, InertialInit, InertialInitOptions, VisualKeyframe,
 };
 pub use motion_prior::{ImuMotionPrior, MotionPriorStats};
+pub use mount_calibration::{
+    calibrate_mount_rotation, GravityObservation, MountCalibration, MountCalibrationError,
+    MountCalibrationOptions,
+};
 pub use noise::ImuNoise;
 pub use preintegration::{BiasJacobians, ImuBias, Preintegrated, PreintegratedDelta};
 pub use stream::{ImuBuffer, ImuInterval, RejectionCounts};

@@ -22,11 +22,18 @@
 //! prediction (`v_j = v_i + g Δt + R_i Δv_ij`), so the IMU carries the pose
 //! through a vision outage.
 //!
+//! Once the window has estimated the biases, each prediction also carries
+//! its information ([`MotionPrior::prediction_information`], from the
+//! preintegrated covariance, see `ImuConfig::visual_prior`): the pipeline
+//! adds it to the visual Gauss–Newton as a Gaussian prior
+//! ([`crate::odometry::PosePrior`]), so the gyro regularises the visual
+//! solve instead of only seeding it.
+//!
 //! Accelerometer-only or gyro-only streams (e.g. TUM's Kinect accelerometer)
 //! cannot be preintegrated: the prior then returns `None` and the pipeline
 //! keeps its constant-velocity model.
 
-use nalgebra::{Isometry3, Translation3, UnitQuaternion, Vector3};
+use nalgebra::{Isometry3, Matrix3, Matrix6, Translation3, UnitQuaternion, Vector3};
 
 use crate::error::Result;
 use crate::imu::config::ImuConfig;
@@ -75,6 +82,9 @@ struct Pending {
     /// Camera clock.
     timestamp: Timestamp,
     velocity_m_s: Option<Vector3<f64>>,
+    /// Information of the predicted camera pose (see
+    /// [`ImuMotionPrior::prediction_information`]).
+    information: Option<Matrix6<f64>>,
 }
 
 /// IMU motion prior with online bias, gravity and velocity estimation (see
@@ -191,6 +201,65 @@ impl ImuMotionPrior {
         pre.ok().filter(|p| !p.is_unreliable())
     }
 
+    /// Information of a predicted camera pose for its right perturbation
+    /// `(v, ω)` (camera frame), for the visual solve's prior
+    /// ([`crate::odometry::PosePrior`]); `None` when
+    /// `visual_prior.weight` is 0, before the first window solve, or when
+    /// the rotation covariance is singular.
+    ///
+    /// Rotation: the preintegrated `Σ_φφ` (Forster Eq. 63, right
+    /// perturbation of ΔR_ij in the IMU frame at j) plus the first-order
+    /// effect `∂ΔR/∂b_g Σ_bg ∂ΔR/∂b_gᵀ` of the residual gyro bias error
+    /// (Eq. 44), rotated into the camera frame: `R_ci Σ R_ciᵀ`.
+    /// Translation, only with the full inertial model (`inertial`): the
+    /// velocity uncertainty `σ_v² Δt² I` plus `R_i Σ_pp R_iᵀ` in the world
+    /// frame, rotated into the predicted camera frame. The φ–p correlation
+    /// is dropped (block-diagonal); the previous pose is taken as exact
+    /// (the prior constrains the relative motion).
+    fn information(
+        &self,
+        pre: &Preintegrated,
+        world_from_imu_i: &Isometry3<f64>,
+        world_from_camera_j: &Isometry3<f64>,
+        inertial: bool,
+    ) -> Option<Matrix6<f64>> {
+        let options = self.config.visual_prior;
+        // Before the window has estimated the biases the gyro bias error is
+        // unbounded (up to the injected 0.04 rad/s in the tests, 10× the
+        // σ above): no prior, the prediction only seeds the solve.
+        if options.weight <= 0.0 || self.window.estimate().is_none() {
+            return None;
+        }
+        let covariance = pre.covariance();
+        let d_r_d_bg = pre.bias_jacobians().d_r_d_bg;
+        let bias_variance = options.gyro_bias_sigma_rad_s.powi(2);
+        let imu_sigma_phi = covariance.fixed_view::<3, 3>(0, 0).into_owned()
+            + d_r_d_bg * d_r_d_bg.transpose() * bias_variance;
+        let camera_from_imu = self.config.imu_from_camera_rotation().inverse();
+        let camera_from_imu = camera_from_imu.matrix();
+        let sigma_omega = camera_from_imu * imu_sigma_phi * camera_from_imu.transpose();
+        let mut information = Matrix6::zeros();
+        let info_omega = symmetric_inverse(&sigma_omega)?;
+        information
+            .fixed_view_mut::<3, 3>(3, 3)
+            .copy_from(&info_omega);
+        let dt_s = pre.delta_t_s();
+        if inertial && options.velocity_sigma_m_s > 0.0 {
+            let world_from_imu_i = world_from_imu_i.rotation.to_rotation_matrix();
+            let imu_sigma_p = covariance.fixed_view::<3, 3>(6, 6).into_owned();
+            let world_sigma_p =
+                world_from_imu_i.matrix() * imu_sigma_p * world_from_imu_i.matrix().transpose()
+                    + Matrix3::identity() * (options.velocity_sigma_m_s * dt_s).powi(2);
+            let camera_from_world = world_from_camera_j.rotation.inverse().to_rotation_matrix();
+            let sigma_v =
+                camera_from_world.matrix() * world_sigma_p * camera_from_world.matrix().transpose();
+            if let Some(info_v) = symmetric_inverse(&sigma_v) {
+                information.fixed_view_mut::<3, 3>(0, 0).copy_from(&info_v);
+            }
+        }
+        Some(information * options.weight)
+    }
+
     /// The window update for a tracked frame.
     fn observe_tracked(&mut self, timestamp: Timestamp, world_from_imu: Isometry3<f64>) {
         let t_imu = self.config.imu_time(timestamp);
@@ -257,16 +326,30 @@ impl MotionPrior for ImuMotionPrior {
                 (state_j, None)
             }
         };
-        self.pending = Some(Pending {
-            timestamp: to,
-            velocity_m_s: velocity_j,
-        });
         self.stats.predictions += 1;
         let world_from_imu_j = Isometry3::from_parts(
             Translation3::from(predicted.position_m),
             UnitQuaternion::from_rotation_matrix(&predicted.world_from_imu),
         );
-        Some(world_from_imu_j * self.config.imu_from_camera)
+        let world_from_camera_j = world_from_imu_j * self.config.imu_from_camera;
+        let information = self.information(
+            &pre,
+            &world_from_imu,
+            &world_from_camera_j,
+            velocity_j.is_some(),
+        );
+        self.pending = Some(Pending {
+            timestamp: to,
+            velocity_m_s: velocity_j,
+            information,
+        });
+        Some(world_from_camera_j)
+    }
+
+    fn prediction_information(&self, timestamp: Timestamp) -> Option<Matrix6<f64>> {
+        self.pending
+            .filter(|p| p.timestamp == timestamp)
+            .and_then(|p| p.information)
     }
 
     fn observe(
@@ -325,6 +408,14 @@ impl MotionPrior for ImuMotionPrior {
     }
 }
 
+/// Inverse of a symmetric positive-definite 3×3 matrix (Cholesky), `None`
+/// when it is not positive definite or not finite.
+fn symmetric_inverse(m: &Matrix3<f64>) -> Option<Matrix3<f64>> {
+    let symmetric = (m + m.transpose()) * 0.5;
+    let inverse = symmetric.cholesky()?.inverse();
+    inverse.iter().all(|v| v.is_finite()).then_some(inverse)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +437,7 @@ mod tests {
         let mut world_from_last = traj.pose(frame_time(0).as_secs_f64());
         prior.observe(frame_time(0), &world_from_last, &TrackingStatus::Ok);
         let mut worst_outage = (0.0f64, 0.0f64);
+        let mut with_information = 0;
         for k in 1..55 {
             let (from, to) = (frame_time(k - 1), frame_time(k));
             // The pipeline's slice: (from − 50 ms, to] plus one sample.
@@ -358,6 +450,12 @@ mod tests {
                 .predict(&data.samples[lo..hi], from, to, &world_from_last)
                 .unwrap();
             let truth = traj.pose(to.as_secs_f64());
+            if let Some(information) = prior.prediction_information(to) {
+                // Rotation σ ≈ σ_bg Δt ≈ 1.7e-4 rad: information ≈ 3.6e7.
+                let rotation = information.fixed_view::<3, 3>(3, 3).symmetric_eigenvalues();
+                assert!(rotation.min() > 1e6 && rotation.max() < 1e9, "{rotation}");
+                with_information += 1;
+            }
             let outage = k >= 40;
             if outage {
                 let error = truth.inverse() * predicted;
@@ -374,6 +472,8 @@ mod tests {
         assert_eq!(stats.declined, 0);
         assert_eq!(stats.carried_frames, 15);
         assert!(stats.inertial_predictions >= 40 - 10);
+        // Once the window has solved, every prediction carries a prior.
+        assert!(with_information >= 40 - 10, "{with_information}");
         let gyro_error = (prior.bias().gyro_rad_s - GYRO_BIAS).norm();
         assert!(gyro_error < 1e-3, "gyro bias error {gyro_error}");
         // 0.5 s without vision on a noise-free IMU.
@@ -406,6 +506,9 @@ mod tests {
                 Timestamp(40_000_000),
                 &pose
             )
+            .is_none());
+        assert!(prior
+            .prediction_information(Timestamp(40_000_000))
             .is_none());
         prior.observe(Timestamp(40_000_000), &pose, &TrackingStatus::Ok);
         assert_eq!(prior.stats().declined, 1);

@@ -34,12 +34,14 @@ pub mod keyframes;
 pub mod loop_closure;
 mod normal_equations;
 pub mod pose_graph;
+pub mod pose_prior;
 pub mod pyramid;
 mod residuals;
 pub mod rgbd_odometry;
 pub mod undistort;
 
 pub use config::{OdometryConfig, PyramidConfig, ResidualTerms, RobustLoss, TrackingThresholds};
+pub use pose_prior::PosePrior;
 pub use pyramid::{PyramidLevel, RgbdPyramid};
 pub use rgbd_odometry::{
     RgbdOdometry, TrackingIssue, TrackingQuality, TrackingResult, TrackingStatus,

@@ -8,6 +8,7 @@
 //! for level = coarsest ..= finest_level:
 //!     σ_I, σ_G ← 1.4826 · median |r| at T  (robust scales, fixed for the level)
 //!     H, b, E ← Σ_pixels λ w(r_I/σ_I) J_Iᵀ J_I / σ_I² + w(r_G/σ_G) J_Gᵀ J_G / σ_G²   (rayon)
+//!               (+ Jᵀ Λ J, Jᵀ Λ r, ½ rᵀ Λ r of an optional PosePrior, e.g. the IMU)
 //!     repeat ≤ max_iterations[level]:
 //!         δ ← −(H + μ diag H)⁻¹ b          (Cholesky)
 //!         if |δ| < ε: T ← T · exp(δ), next level
@@ -26,6 +27,7 @@
 use nalgebra::{Isometry3, Matrix6, Vector6};
 
 use super::config::OdometryConfig;
+use super::pose_prior::{PosePrior, PriorTerm};
 use super::pyramid::RgbdPyramid;
 use super::residuals::{NormalEquations, Problem};
 use super::undistort::Undistorter;
@@ -219,7 +221,42 @@ impl RgbdOdometry {
         current: &RgbdPyramid,
         initial_guess: &Isometry3<f64>,
     ) -> Result<TrackingResult> {
+        self.track_with_prior(reference, current, initial_guess, None)
+    }
+
+    /// [`Self::track`] with an optional Gaussian prior on
+    /// `reference_from_current` (e.g. the IMU-predicted motion,
+    /// [`PosePrior`]) added to the normal equations at every level and in
+    /// the cost the step acceptance compares (see [`super::pose_prior`]).
+    /// The visual terms keep their robust weights and scales; the reported
+    /// quality, status and information are those of the visual terms alone
+    /// (a prior must not hide degenerate vision). With `None` this is
+    /// exactly [`Self::track`]. Errors also on a non-finite prior.
+    pub fn track_with_prior(
+        &self,
+        reference: &RgbdPyramid,
+        current: &RgbdPyramid,
+        initial_guess: &Isometry3<f64>,
+        prior: Option<&PosePrior>,
+    ) -> Result<TrackingResult> {
         let config = &self.config;
+        if prior.is_some_and(|p| !p.is_finite()) {
+            return Err(Error::InvalidArgument("pose prior is not finite".into()));
+        }
+        // Σ robust loss + ½ rᵀΛr per visual residual (the prior's cost is
+        // spread over the residuals so the comparison stays per residual).
+        let mean_cost = |equations: &NormalEquations, term: Option<&PriorTerm>| match term {
+            None => equations.mean_cost(),
+            Some(term) => {
+                let n = equations.residual_count();
+                if n == 0 {
+                    f64::INFINITY
+                } else {
+                    (equations.cost + term.cost) / n as f64
+                }
+            }
+        };
+        let prior_at = |pose: &Isometry3<f64>| prior.map(|p| p.term(pose));
         if !reference.is_compatible(current) {
             return Err(Error::InvalidArgument(
                 "reference and current pyramids differ in levels or cameras".into(),
@@ -251,12 +288,13 @@ impl RgbdOdometry {
             let problem = problem_at(&reference_from_current);
             let scales = problem.estimate_scales(config);
             let mut equations = problem.accumulate(scales, config);
+            let mut prior_term = prior_at(&reference_from_current);
             converged = false;
             for _ in 0..config.iterations_at(level) {
                 if equations.residual_count() < 6 {
                     break;
                 }
-                let Some(delta) = solve(&equations, config.damping) else {
+                let Some(delta) = solve(&equations, prior_term.as_ref(), config.damping) else {
                     // Rank-deficient H (e.g. ICP on a scene without enough
                     // planes): keep the pose from the coarser levels.
                     singular_at_finest = level == config.finest_level;
@@ -274,12 +312,16 @@ impl RgbdOdometry {
                     break;
                 }
                 let candidate_equations = problem_at(&candidate).accumulate(scales, config);
-                if candidate_equations.mean_cost() > equations.mean_cost() {
+                let candidate_prior = prior_at(&candidate);
+                if mean_cost(&candidate_equations, candidate_prior.as_ref())
+                    > mean_cost(&equations, prior_term.as_ref())
+                {
                     converged = true;
                     break;
                 }
                 reference_from_current = candidate;
                 equations = candidate_equations;
+                prior_term = candidate_prior;
                 iterations_per_level[level] += 1;
             }
             last = Some((equations, scales));
@@ -352,13 +394,22 @@ pub(crate) fn make_problem<'a>(
     }
 }
 
-/// Solves `(H + μ diag H) δ = −b` by Cholesky.
-fn solve(equations: &NormalEquations, damping: f64) -> Option<Vector6<f64>> {
+/// Solves `(H + μ diag H) δ = −b` by Cholesky, with the prior's
+/// `Jᵀ Λ J` and `Jᵀ Λ r` added to H and b when given.
+fn solve(
+    equations: &NormalEquations,
+    prior: Option<&PriorTerm>,
+    damping: f64,
+) -> Option<Vector6<f64>> {
     let mut h = equations.hessian();
+    let mut b = Vector6::from_column_slice(&equations.b);
+    if let Some(prior) = prior {
+        h += prior.hessian;
+        b += prior.gradient;
+    }
     for k in 0..6 {
         h[(k, k)] *= 1.0 + damping;
     }
-    let b = Vector6::from_column_slice(&equations.b);
     let delta = h.cholesky()?.solve(&(-b));
     delta.iter().all(|v| v.is_finite()).then_some(delta)
 }
@@ -442,4 +493,82 @@ fn classify(
         });
     }
     TrackingStatus::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::log_se3;
+
+    /// A textureless wall 2 m in front of the camera: point-to-plane sees
+    /// only `t_z`, `ω_x`, `ω_y`; `t_x`, `t_y` and `ω_z` are unobservable.
+    fn wall() -> (RgbdOdometry, RgbdPyramid) {
+        let camera = PinholeCamera::new(128, 96, 100.0, 100.0, 63.5, 47.5).unwrap();
+        let odometry = RgbdOdometry::new(&camera, OdometryConfig::default()).unwrap();
+        let pixels = 128 * 96;
+        let pyramid = RgbdPyramid::from_depth_intensity(
+            &camera,
+            vec![0.5; pixels],
+            vec![2.0; pixels],
+            &odometry.config().pyramid,
+        )
+        .unwrap();
+        (odometry, pyramid)
+    }
+
+    #[test]
+    fn prior_fills_the_directions_vision_cannot_see() {
+        let (odometry, wall) = wall();
+        let guess = Isometry3::identity();
+        let alone = odometry.track(&wall, &wall, &guess).unwrap();
+        // The prior's motion lies in the unobservable directions only.
+        let reference_from_prior = exp_se3(&Vector6::new(0.02, -0.01, 0.0, 0.0, 0.0, 0.01));
+        let prior = PosePrior {
+            reference_from_current: reference_from_prior,
+            information: Matrix6::identity() * 1e4,
+        };
+        let with = odometry
+            .track_with_prior(&wall, &wall, &guess, Some(&prior))
+            .unwrap();
+        assert_eq!(alone.reference_from_current, guess);
+        let error = log_se3(&(reference_from_prior.inverse() * with.reference_from_current));
+        assert!(error.norm() < 1e-4, "off the prior by {error}");
+        // Quality, status and information stay those of vision alone: the
+        // frame is still flagged ill-conditioned.
+        assert!(matches!(
+            with.status,
+            TrackingStatus::Degraded(TrackingIssue::IllConditioned { .. })
+        ));
+        assert_eq!(with.status, alone.status);
+        for k in [0, 1, 5] {
+            assert_eq!(with.information[(k, k)], 0.0, "prior leaked into H");
+        }
+    }
+
+    #[test]
+    fn zero_information_prior_is_bit_identical_to_no_prior() {
+        let (odometry, wall) = wall();
+        // Observable motion (towards the wall, tilted) from a wrong guess.
+        let camera = *odometry.pinhole_camera();
+        let depth: Vec<f32> = (0..96)
+            .flat_map(|v| (0..128).map(move |u| 2.0 + 0.002 * u as f32 - 0.001 * v as f32))
+            .collect();
+        let tilted = RgbdPyramid::from_depth_intensity(
+            &camera,
+            vec![0.5; depth.len()],
+            depth,
+            &odometry.config().pyramid,
+        )
+        .unwrap();
+        let guess = exp_se3(&Vector6::new(0.01, 0.0, 0.03, 0.0, 0.01, 0.0));
+        let prior = PosePrior {
+            reference_from_current: Isometry3::identity(),
+            information: Matrix6::zeros(),
+        };
+        let alone = odometry.track(&wall, &tilted, &guess).unwrap();
+        let with = odometry
+            .track_with_prior(&wall, &tilted, &guess, Some(&prior))
+            .unwrap();
+        assert_eq!(alone, with);
+    }
 }

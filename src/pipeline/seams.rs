@@ -136,6 +136,18 @@ pub trait MotionPrior: Send {
         world_from_previous: &Isometry3<f64>,
     ) -> Option<Isometry3<f64>>;
 
+    /// The information matrix of the prediction [`Self::predict`] last
+    /// returned for `timestamp`, for the right perturbation `(v, ω)` of the
+    /// predicted `world_from_camera` (v in metres in the camera frame, ω in
+    /// radians). The pipeline adds the prediction to the visual solve as a
+    /// Gaussian prior with this information
+    /// ([`crate::odometry::PosePrior`]). Default: `None` (the prediction
+    /// only seeds the solve).
+    fn prediction_information(&self, timestamp: Timestamp) -> Option<Matrix6<f64>> {
+        let _ = timestamp;
+        None
+    }
+
     /// The pose the pipeline reports for the frame at `timestamp` (tracked,
     /// given, or — when lost — the prediction) and its status; lets the
     /// prior update its state (velocity, biases, gravity). Default: ignored.

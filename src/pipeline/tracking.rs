@@ -1,13 +1,15 @@
 //! The predict and track stages of [`Pipeline::process`]: constant-velocity
 //! (or IMU) prediction and frame-to-model tracking with its fallbacks.
 
-use nalgebra::{Isometry3, UnitQuaternion, Vector6};
+use nalgebra::{Isometry3, Matrix6, UnitQuaternion, Vector6};
 
 use super::model_view::ModelTracker;
 use super::{elapsed_ms, Pipeline, StageTimings, Tracked, TrackingSource};
 use crate::error::Result;
 use crate::geometry::exp_se3;
-use crate::odometry::{ResidualTerms, RgbdPyramid, TrackingIssue, TrackingQuality, TrackingStatus};
+use crate::odometry::{
+    PosePrior, ResidualTerms, RgbdPyramid, TrackingIssue, TrackingQuality, TrackingStatus,
+};
 use crate::sensor::{RgbdFrame, Timestamp};
 use std::time::Instant;
 
@@ -64,9 +66,19 @@ impl Pipeline {
                 quality: None,
             });
         }
-        let mut attempt = self.track_from(current, world_from_predicted, timing)?;
+        // The motion prior's prediction as a Gaussian prior in the visual
+        // solve, when it gives its information (an IMU with a gyro).
+        let prior = self.motion_prior.as_ref().and_then(|p| {
+            let information = p.prediction_information(frame.timestamp)?;
+            Some(WorldPrior {
+                world_from_camera: *world_from_predicted,
+                information,
+            })
+        });
+        let prior = prior.as_ref();
+        let mut attempt = self.track_from(current, world_from_predicted, prior, timing)?;
         if attempt.status.is_lost() && last_good.world_from_camera != *world_from_predicted {
-            let retry = self.track_from(current, &last_good.world_from_camera, timing)?;
+            let retry = self.track_from(current, &last_good.world_from_camera, prior, timing)?;
             if !retry.status.is_lost() {
                 attempt = retry;
             }
@@ -74,7 +86,8 @@ impl Pipeline {
         if attempt.status.is_lost() {
             if let Some(stage) = self.loop_closure.as_mut() {
                 if let Some(world_from_guess) = stage.relocalise(frame, current)? {
-                    let retry = self.track_from(current, &world_from_guess, timing)?;
+                    // Not pulled back to the prediction that was lost.
+                    let retry = self.track_from(current, &world_from_guess, None, timing)?;
                     if !retry.status.is_lost() {
                         attempt = Tracked {
                             source: TrackingSource::Relocalised,
@@ -91,13 +104,22 @@ impl Pipeline {
     }
 
     /// One attempt from `world_from_guess`: against the model view when the
-    /// model is dense enough there, else against the last tracked frame.
+    /// model is dense enough there, else against the last tracked frame;
+    /// with the motion prior's Gaussian prior on the pose, if any.
     fn track_from(
         &mut self,
         current: &RgbdPyramid,
         world_from_guess: &Isometry3<f64>,
+        prior: Option<&WorldPrior>,
         timing: &mut StageTimings,
     ) -> Result<Tracked> {
+        // The prior in the tracker's parameterisation: `reference_from_current`.
+        let relative_prior = |world_from_reference: &Isometry3<f64>| {
+            prior.map(|p| PosePrior {
+                reference_from_current: world_from_reference.inverse() * p.world_from_camera,
+                information: p.information,
+            })
+        };
         if self.counters.integrated >= self.config.tracking.min_model_frames {
             let clock = Instant::now();
             let hint = self
@@ -111,10 +133,13 @@ impl Pipeline {
                 ModelTracker::check_compatible(&view.pyramid, current)?;
                 let clock = Instant::now();
                 // The reference is rendered at the guess: start at identity.
-                let result =
-                    self.tracker
-                        .reduced
-                        .track(&view.pyramid, current, &Isometry3::identity())?;
+                let prior = relative_prior(world_from_guess);
+                let result = self.tracker.reduced.track_with_prior(
+                    &view.pyramid,
+                    current,
+                    &Isometry3::identity(),
+                    prior.as_ref(),
+                )?;
                 timing.track_ms += elapsed_ms(clock);
                 let status = self.check_geometry(result.status, &result.quality);
                 return Ok(Tracked {
@@ -140,10 +165,13 @@ impl Pipeline {
         };
         let clock = Instant::now();
         let guess = reference.world_from_camera.inverse() * world_from_guess;
-        let result = self
-            .tracker
-            .reduced
-            .track(&reference.pyramid, current, &guess)?;
+        let prior = relative_prior(&reference.world_from_camera);
+        let result = self.tracker.reduced.track_with_prior(
+            &reference.pyramid,
+            current,
+            &guess,
+            prior.as_ref(),
+        )?;
         timing.track_ms += elapsed_ms(clock);
         let status = self.check_geometry(result.status, &result.quality);
         Ok(Tracked {
@@ -195,6 +223,13 @@ impl Pipeline {
             point_to_plane_sigma_m,
         })
     }
+}
+
+/// A Gaussian prior on the frame's `world_from_camera` (information for its
+/// right perturbation `(v, ω)`).
+struct WorldPrior {
+    world_from_camera: Isometry3<f64>,
+    information: Matrix6<f64>,
 }
 
 /// Re-normalises the rotation: products of poses accumulate rounding in the

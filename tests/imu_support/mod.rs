@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use nalgebra::{Rotation3, Vector3};
+use scenemap::geometry::pose_at;
 use scenemap::imu::so3;
+use scenemap::StampedPose;
 use scenemap::{ImuSample, Timestamp};
 
 /// Angle between two vectors, degrees (nalgebra's `angle`: clamped acos of
@@ -174,4 +176,111 @@ impl SplitMix64 {
 /// Angle between two rotations, rad.
 pub fn rotation_error(a: &Rotation3<f64>, b: &Rotation3<f64>) -> f64 {
     so3::log(&(a.inverse() * b)).norm()
+}
+
+/// World "up" expressed in the camera frame at `t`.
+pub fn up_in_camera(
+    gt: &[StampedPose],
+    t: Timestamp,
+    world_up: &Vector3<f64>,
+) -> Option<Vector3<f64>> {
+    pose_at(gt, t, 0.05).map(|world_from_camera| world_from_camera.rotation.inverse() * world_up)
+}
+
+/// (mean, median, p90, max) of a list.
+pub fn stats(mut v: Vec<f64>) -> (f64, f64, f64, f64) {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let mean = v.iter().sum::<f64>() / n as f64;
+    (mean, v[n / 2], v[(n * 9) / 10], v[n - 1])
+}
+
+/// Centred moving average of unit vectors over ±`half_window_s`.
+pub fn smooth(times: &[f64], dirs: &[Vector3<f64>], half_window_s: f64) -> Vec<Vector3<f64>> {
+    let mut out = Vec::with_capacity(dirs.len());
+    let (mut lo, mut hi) = (0, 0);
+    let mut sum = Vector3::zeros();
+    for (k, &t) in times.iter().enumerate() {
+        while hi < times.len() && times[hi] <= t + half_window_s {
+            sum += dirs[hi];
+            hi += 1;
+        }
+        while times[lo] < t - half_window_s {
+            sum -= dirs[lo];
+            lo += 1;
+        }
+        let _ = k;
+        out.push(sum.normalize());
+    }
+    out
+}
+
+/// The comparison of `tests/imu_tum.rs`: non-overlapping slow 0.25-s
+/// accelerometer windows (std ≤ 0.6 m/s²) inside the groundtruth's span;
+/// for each, the angle (degrees) between `camera_from_accel · mean f` and the
+/// groundtruth vertical in the camera frame averaged over the window
+/// (windows with ≤ 10 groundtruth poses are skipped).
+pub fn slow_window_angles(
+    samples: &[ImuSample],
+    gt: &[StampedPose],
+    camera_from_accel: &Rotation3<f64>,
+    world_up: &Vector3<f64>,
+) -> Vec<f64> {
+    let detector = scenemap::imu::StaticDetector {
+        window_s: 0.25,
+        max_accel_std_m_s2: 0.6,
+        ..scenemap::imu::StaticDetector::default()
+    };
+    let from = samples.partition_point(|s| s.timestamp < gt[0].timestamp);
+    let mut angles = Vec::new();
+    let mut rest = &samples[from..];
+    while let Some(w) = detector.find_first(rest) {
+        let ups: Vec<Vector3<f64>> = gt
+            .iter()
+            .filter(|p| p.timestamp >= w.start && p.timestamp <= w.end)
+            .map(|p| p.world_from_camera.rotation.inverse() * world_up)
+            .collect();
+        if ups.len() > 10 {
+            let up_gt = ups.iter().sum::<Vector3<f64>>();
+            angles.push(angle_deg(&(camera_from_accel * w.mean_accel_m_s2), &up_gt));
+        }
+        let next = rest.partition_point(|s| s.timestamp <= w.end);
+        rest = &rest[next..];
+    }
+    angles
+}
+
+/// Raw and smoothed (centred 0.2-s moving average on both sides) per-sample
+/// angles (degrees) between `camera_from_accel · f` and the groundtruth
+/// vertical in the camera frame, as in `tests/imu_tum.rs`.
+pub fn whole_sequence_angles(
+    samples: &[ImuSample],
+    gt: &[StampedPose],
+    camera_from_accel: &Rotation3<f64>,
+    world_up: &Vector3<f64>,
+) -> (Vec<f64>, Vec<f64>) {
+    let mut times = Vec::new();
+    let mut acc_dirs = Vec::new();
+    let mut gt_dirs = Vec::new();
+    for s in samples {
+        let (Some(f), Some(up_gt)) = (s.accel_m_s2, up_in_camera(gt, s.timestamp, world_up)) else {
+            continue;
+        };
+        times.push(s.timestamp.as_secs_f64());
+        acc_dirs.push((camera_from_accel * f).normalize());
+        gt_dirs.push(up_gt);
+    }
+    let raw = acc_dirs
+        .iter()
+        .zip(&gt_dirs)
+        .map(|(a, g)| angle_deg(a, g))
+        .collect();
+    let acc_s = smooth(&times, &acc_dirs, 0.1);
+    let gt_s = smooth(&times, &gt_dirs, 0.1);
+    let smoothed = acc_s
+        .iter()
+        .zip(&gt_s)
+        .map(|(a, g)| angle_deg(a, g))
+        .collect();
+    (raw, smoothed)
 }
