@@ -39,6 +39,10 @@ impl<M: MapQuery + ?Sized> MapQuery for GravityFrameMap<'_, M> {
         self.map.voxel_size_m()
     }
 
+    fn truncation_distance_m(&self) -> Option<f64> {
+        self.map.truncation_distance_m()
+    }
+
     fn sdf_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)> {
         self.map.sdf_at(&(self.world_from_gravity * point_m))
     }

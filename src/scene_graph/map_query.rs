@@ -16,6 +16,13 @@ pub trait MapQuery: Sync {
     /// voxel containing `point_m`; `None` where nothing was observed.
     fn sdf_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)>;
 
+    /// Truncation distance μ of the signed distance, m, if the map has one
+    /// (surfaces of a projective TSDF can stick out past unseen edges by
+    /// up to μ); defaults to `None`.
+    fn truncation_distance_m(&self) -> Option<f64> {
+        None
+    }
+
     /// Like [`Self::sdf_at`] but interpolated between voxels where the map
     /// can (sub-voxel clearance tests); defaults to [`Self::sdf_at`].
     fn sdf_interpolated_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)> {
@@ -30,6 +37,10 @@ pub trait MapQuery: Sync {
 impl MapQuery for TsdfVolume {
     fn voxel_size_m(&self) -> f64 {
         f64::from(TsdfVolume::voxel_size_m(self))
+    }
+
+    fn truncation_distance_m(&self) -> Option<f64> {
+        Some(f64::from(TsdfVolume::truncation_distance_m(self)))
     }
 
     fn sdf_at(&self, point_m: &Point3<f64>) -> Option<(f32, f32)> {

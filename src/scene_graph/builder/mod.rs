@@ -10,7 +10,8 @@
 //!    supported by the patch;
 //! 4. association with the previous objects by box IoU (persistent ids;
 //!    merges keep the older id, splits give the smaller part a new id);
-//! 5. per object: gravity-aligned box, enclosed volume from the TSDF, mass
+//! 5. per object: gravity-aligned box (clipped to the depth points observed
+//!    on the object, see `evidence`), enclosed volume from the TSDF, mass
 //!    and friction from the class prior, grasps; relations on / next to /
 //!    inside.
 //!
@@ -21,11 +22,13 @@
 //!
 //! One concept per file: `discovery` (candidates inside furniture groups),
 //! `association` (persistent ids), `describe` (box, volume, mass, grasps),
-//! `relations`, `observe` (visibility and label votes).
+//! `relations`, `observe` (visibility and label votes), `evidence`
+//! (observed depth points clip the TSDF's overhang off the boxes).
 
 mod association;
 mod describe;
 mod discovery;
+mod evidence;
 mod observe;
 mod relations;
 
@@ -123,6 +126,9 @@ struct Track {
     /// The map's measure of the object's material (mass re-derived from it
     /// when the class changes).
     measurement: VolumeMeasurement,
+    /// Observed depth points near the object (gravity frame, cells of
+    /// `evidence::EVIDENCE_CELL_M`), see `evidence`.
+    evidence: evidence::CellSet,
 }
 
 /// Maintains a [`SceneGraph`] over time.
@@ -136,6 +142,8 @@ pub struct SceneGraphBuilder {
     /// while, or not segmented out), kept to give them their id back, with
     /// the number of updates they have been missing.
     lost: Vec<(ObjectNode, Track, u32)>,
+    /// Pixel rays of the camera `observe_frame` last saw.
+    ray_cache: evidence::RayCache,
 }
 
 /// Updates a lost object is remembered for re-identification.
@@ -152,6 +160,7 @@ impl SceneGraphBuilder {
             tracks: BTreeMap::new(),
             gravity_from_world: Isometry3::identity(),
             lost: Vec::new(),
+            ray_cache: evidence::RayCache::default(),
         })
     }
 
@@ -396,11 +405,9 @@ impl SceneGraphBuilder {
                     let survivor = ids[0];
                     for other in &ids[1..] {
                         if let Some(track) = self.tracks.remove(other) {
-                            self.tracks
-                                .entry(survivor)
-                                .or_default()
-                                .votes
-                                .merge(&track.votes);
+                            let survivor_track = self.tracks.entry(survivor).or_default();
+                            survivor_track.votes.merge(&track.votes);
+                            survivor_track.evidence.extend(track.evidence);
                         }
                         self.graph.remove(*other);
                         stats.merged += 1;
@@ -413,6 +420,16 @@ impl SceneGraphBuilder {
                 }
             };
             ids.push(id);
+        }
+        // Observed depth points clip the TSDF's overhang off the boxes
+        // (see `evidence`); the overhang is at most the truncation band.
+        let max_clip_m = map
+            .truncation_distance_m()
+            .unwrap_or(4.0 * map.voxel_size_m());
+        for (bbox, id) in described.iter_mut().zip(&ids) {
+            if let Some(track) = self.tracks.get(id) {
+                *bbox = evidence::clip_to_evidence(bbox, &track.evidence, max_clip_m);
+            }
         }
         // Descriptions are independent (volume, grasps): in parallel.
         let descriptions: Vec<Result<(ObjectNode, VolumeMeasurement)>> = {

@@ -12,12 +12,19 @@ use crate::scene_graph::{NodeId, ObjectNode};
 
 use crate::sensor::RgbdFrame;
 
+use rayon::prelude::*;
+
+use super::evidence::{record_evidence, PointGrid};
 use super::SceneGraphBuilder;
 
 impl SceneGraphBuilder {
     /// Counts an observation of every object visible in `frame` and, with a
     /// segmentation, adds class votes: an object's visible samples are
     /// projected into the mask and the majority instance's label is voted.
+    /// The frame's depth points near each object's box are kept as the
+    /// object's observed surface evidence, which the next
+    /// [`update`](Self::update) clips the box to (the TSDF surface sticks
+    /// out past edges no view sees face-on).
     pub fn observe_frame(
         &mut self,
         frame: &RgbdFrame,
@@ -50,9 +57,25 @@ impl SceneGraphBuilder {
             seg.validate_for(frame)?;
         }
         // Track samples live in the gravity frame.
-        let camera_from_gravity = (self.gravity_from_world * world_from_camera).inverse();
+        let gravity_from_camera = self.gravity_from_world * world_from_camera;
+        let camera_from_gravity = gravity_from_camera.inverse();
         let depth_tol = 0.05_f32;
         let mut visible_ids = Vec::new();
+        // Observed surface points near each object (see `evidence`): one
+        // back-projected grid per frame, objects in parallel.
+        let grid = PointGrid::new(frame, self.ray_cache.rays(camera));
+        let graph = &self.graph;
+        self.tracks.par_iter_mut().for_each(|(id, track)| {
+            if let Some(node) = graph.object(*id) {
+                record_evidence(
+                    &mut track.evidence,
+                    &node.bounding_box,
+                    &grid,
+                    camera,
+                    &gravity_from_camera,
+                );
+            }
+        });
         for (id, track) in &mut self.tracks {
             let mut visible = 0_usize;
             let mut instance_counts: BTreeMap<u32, usize> = BTreeMap::new();
