@@ -11,7 +11,7 @@ mod common;
 mod tsdf_common;
 
 use nalgebra::{Isometry3, Point3, Vector3};
-use scenemap::geometry::pose_at;
+use scenemap::geometry::{pose_at, PinholeCamera};
 use scenemap::sensor::TumSequence;
 use scenemap::tsdf::{RaycastImage, Raycaster, TsdfConfig, TsdfIntegrator, TsdfVolume};
 use tsdf_common::{look_at, render, small_camera, views_around, Shape};
@@ -72,8 +72,8 @@ fn assert_as_accurate(fast: &Accuracy, brute: &Accuracy, slack_m: f32, what: &st
     assert!(fast.p90_m <= brute.p90_m + slack_m, "{what}: p90");
 }
 
-#[test]
-fn skipping_raycast_is_as_accurate_as_brute_force_on_a_synthetic_room() {
+/// A sphere and a box in a room, fused at 4 cm from 16 views around them.
+fn synthetic_room() -> ([Shape; 3], PinholeCamera, TsdfVolume) {
     let centre = Point3::new(0.05, 0.0, 0.0);
     let shapes = [
         Shape::Sphere(Point3::new(0.1, -0.05, 0.02), 0.3),
@@ -89,6 +89,12 @@ fn skipping_raycast_is_as_accurate_as_brute_force_on_a_synthetic_room() {
             .integrate(&mut volume, &frame, &camera, &pose)
             .unwrap();
     }
+    (shapes, camera, volume)
+}
+
+#[test]
+fn skipping_raycast_is_as_accurate_as_brute_force_on_a_synthetic_room() {
+    let (shapes, camera, volume) = synthetic_room();
     // New views: between the integration poses, close to the sphere (blocks
     // cross the near plane), and near a wall looking along it.
     let views: [Isometry3<f64>; 3] = [
@@ -153,21 +159,7 @@ fn skipping_raycast_is_as_accurate_as_brute_force_on_tum_desk() {
 /// the margin can skip a surface: documented, not tested.)
 #[test]
 fn hinted_raycast_is_as_accurate_as_unhinted() {
-    let centre = Point3::new(0.05, 0.0, 0.0);
-    let shapes = [
-        Shape::Sphere(Point3::new(0.1, -0.05, 0.02), 0.3),
-        Shape::Box(Point3::new(-0.5, 0.4, -0.3), Vector3::new(0.2, 0.25, 0.3)),
-        Shape::Room(centre, 1.6),
-    ];
-    let camera = small_camera(96, 72);
-    let mut volume = TsdfVolume::new(TsdfConfig::for_voxel_size_m(0.04)).unwrap();
-    let mut integrator = TsdfIntegrator::new();
-    for pose in views_around(centre, 1.1, 16) {
-        let frame = render(&shapes, &camera, &pose);
-        integrator
-            .integrate(&mut volume, &frame, &camera, &pose)
-            .unwrap();
-    }
+    let (shapes, camera, volume) = synthetic_room();
     let views: [Isometry3<f64>; 2] = [
         look_at(Point3::new(0.7, 0.75, 0.3), Point3::new(0.05, -0.05, 0.0)),
         look_at(Point3::new(-0.7, -0.7, 0.0), Point3::new(0.8, -0.7, 0.1)),

@@ -5,59 +5,25 @@
 //! prediction as a seed only (prior weight 0) and VIO with the prior. Run in
 //! release: `cargo test --release --test vio_aggressive -- --nocapture`
 
-use nalgebra::Vector3;
+mod vio_support;
+
+use vio_support::*;
+
 use scenemap::config::Config;
-use scenemap::eval::{ate, AteOptions};
 use scenemap::geometry::PinholeCamera;
 use scenemap::imu::{ImuConfig, ImuMotionPrior, VisualPriorConfig};
 use scenemap::pipeline::{FrameResult, Pipeline, TrackingSource};
-use scenemap::sensor::synthetic::{
-    DepthNoise, ImuNoise, ImuSimulator, SequenceConfig, SyntheticScene, SyntheticSequence,
-    Trajectory, TrajectoryPreset,
-};
-use scenemap::{ImuSample, StampedPose, Timestamp};
-
-const FRAMES: usize = 90;
-const OUTAGE_S: (f64, f64) = (1.8, 2.3);
-const CONVERGED_S: f64 = 1.2;
-const INJECTED_GYRO_BIAS_RAD_S: Vector3<f64> = Vector3::new(0.02, -0.03, 0.015);
-const INJECTED_ACCEL_BIAS_M_S2: Vector3<f64> = Vector3::new(0.08, -0.05, 0.1);
+use scenemap::sensor::synthetic::{SyntheticSequence, Trajectory, TrajectoryPreset};
+use scenemap::StampedPose;
 
 /// The furnished room of seed 7 along the Aggressive preset (yaw up to
 /// ≈ 150°/s, a 3-4 Hz shake), a 320 × 240 camera, Kinect depth noise, a MEMS
 /// IMU with injected biases and a 0.5 s vision outage (black image, no
 /// depth).
 fn sequence(frames: usize) -> SyntheticSequence {
-    let noise = ImuNoise {
-        initial_gyro_bias_rad_s: INJECTED_GYRO_BIAS_RAD_S,
-        initial_accel_bias_m_s2: INJECTED_ACCEL_BIAS_M_S2,
-        ..ImuNoise::mems()
-    };
-    let config = SequenceConfig {
-        duration_s: (frames as f64 - 0.5) / 30.0,
-        noise: DepthNoise::kinect(11),
-        blackouts_s: vec![OUTAGE_S],
-        imu: ImuSimulator::new(200.0).with_noise(noise, 5),
-        ..SequenceConfig::default()
-    };
-    let scene = SyntheticScene::furnished_room(7);
+    let scene = vio_support::scene();
     let trajectory = Trajectory::preset(TrajectoryPreset::Aggressive, &scene, 7);
-    let camera = PinholeCamera::new(320, 240, 262.5, 262.5, 159.75, 119.75).unwrap();
-    SyntheticSequence::new(scene, camera, trajectory, config).unwrap()
-}
-
-fn feed_imu(pipeline: &mut Pipeline, samples: &[ImuSample], next: &mut usize, t: Timestamp) {
-    while *next < samples.len() && samples[*next].timestamp.0 <= t.0 + 5_000_000 {
-        pipeline.process_imu(samples[*next]).unwrap();
-        *next += 1;
-    }
-}
-
-fn ate_rmse_m(trajectory: &[StampedPose], groundtruth: &[StampedPose]) -> f64 {
-    ate(trajectory, groundtruth, &AteOptions::default())
-        .unwrap()
-        .translation_m
-        .rmse
+    vio_support::outage_sequence(scene, trajectory, frames)
 }
 
 struct Run {

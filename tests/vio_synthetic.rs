@@ -6,61 +6,21 @@
 //! `cargo test --release --test vio_synthetic -- --nocapture`
 
 mod common;
+mod vio_support;
 
-use nalgebra::Vector3;
+use vio_support::*;
+
 use scenemap::config::Config;
-use scenemap::eval::{ate, AteOptions};
-use scenemap::geometry::PinholeCamera;
 use scenemap::imu::{ImuConfig, ImuMotionPrior};
 use scenemap::pipeline::{FrameResult, Pipeline, TrackingSource};
-use scenemap::sensor::synthetic::{
-    DepthNoise, ImuNoise, ImuSimulator, SequenceConfig, SyntheticScene, SyntheticSequence,
-    Trajectory, TrajectoryPreset,
-};
+use scenemap::sensor::synthetic::{SyntheticSequence, Trajectory, TrajectoryPreset};
 use scenemap::sensor::TumSequence;
-use scenemap::{ImuSample, StampedPose, Timestamp};
+use scenemap::StampedPose;
 
-const FRAMES: usize = 90;
-const OUTAGE_S: (f64, f64) = (1.8, 2.3);
-/// Bias errors are checked from this time on (window converged).
-const CONVERGED_S: f64 = 1.2;
-const INJECTED_GYRO_BIAS_RAD_S: Vector3<f64> = Vector3::new(0.02, -0.03, 0.015);
-const INJECTED_ACCEL_BIAS_M_S2: Vector3<f64> = Vector3::new(0.08, -0.05, 0.1);
-
-fn ate_rmse_m(trajectory: &[StampedPose], groundtruth: &[StampedPose]) -> f64 {
-    ate(trajectory, groundtruth, &AteOptions::default())
-        .unwrap()
-        .translation_m
-        .rmse
-}
-
-/// Feeds the pipeline every IMU sample up to one sample period after `t`
-/// (an IMU is read slightly ahead of the camera).
-fn feed_imu(pipeline: &mut Pipeline, samples: &[ImuSample], next: &mut usize, t: Timestamp) {
-    while *next < samples.len() && samples[*next].timestamp.0 <= t.0 + 5_000_000 {
-        pipeline.process_imu(samples[*next]).unwrap();
-        *next += 1;
-    }
-}
-
-/// The furnished room of seed 7 along the gentle preset plus a shake
-/// (vision-only tracks it outside outages), seen by a 320 × 240 camera (half the TUM
-/// resolution, to keep the test fast), Kinect depth noise, a MEMS IMU with
-/// the injected biases, and a vision outage (black image, no depth).
-fn outage_sequence(frames: usize) -> SyntheticSequence {
-    let noise = ImuNoise {
-        initial_gyro_bias_rad_s: INJECTED_GYRO_BIAS_RAD_S,
-        initial_accel_bias_m_s2: INJECTED_ACCEL_BIAS_M_S2,
-        ..ImuNoise::mems()
-    };
-    let config = SequenceConfig {
-        duration_s: (frames as f64 - 0.5) / 30.0,
-        noise: DepthNoise::kinect(11),
-        blackouts_s: vec![OUTAGE_S],
-        imu: ImuSimulator::new(200.0).with_noise(noise, 5),
-        ..SequenceConfig::default()
-    };
-    let scene = SyntheticScene::furnished_room(7);
+/// The shared outage sequence along the gentle preset plus a shake
+/// (vision-only tracks it outside outages).
+fn gentle_outage_sequence(frames: usize) -> SyntheticSequence {
+    let scene = vio_support::scene();
     // The gentle orbit is nearly a constant twist (constant velocity
     // predicts it well even blind): add a hand-held shake of 1.1-1.9 Hz,
     // up to ≈ 1.5 m/s² and ≈ 45°/s, that vision still tracks.
@@ -72,14 +32,13 @@ fn outage_sequence(frames: usize) -> SyntheticSequence {
     trajectory.yaw = trajectory.yaw.with(0.08, tau * 1.2, 0.3);
     trajectory.pitch = trajectory.pitch.with(0.05, tau * 1.5, 1.7);
     trajectory.roll = trajectory.roll.with(0.04, tau * 1.9, 2.6);
-    let camera = PinholeCamera::new(320, 240, 262.5, 262.5, 159.75, 119.75).unwrap();
-    SyntheticSequence::new(scene, camera, trajectory, config).unwrap()
+    vio_support::outage_sequence(scene, trajectory, frames)
 }
 
 #[test]
 fn imu_carries_the_pose_through_a_vision_outage_and_recovers_the_biases() {
     let frames = FRAMES;
-    let sequence = outage_sequence(frames);
+    let sequence = gentle_outage_sequence(frames);
     let groundtruth = sequence.groundtruth();
     let imu = sequence.imu();
     let pipeline_config = Config::default().with_background_scene_graph(false);

@@ -224,19 +224,24 @@ mod tests {
     use crate::tsdf::{TsdfConfig, TsdfVoxel};
     use nalgebra::Point3;
 
-    #[test]
-    fn reduced_pyramids_are_compatible_with_model_views() {
-        let camera = PinholeCamera::tum_freiburg1();
-        let tracker = ModelTracker::new(&camera, &OdometryConfig::default(), 1).unwrap();
-        assert_eq!(tracker.model_camera.width, 320);
-        let frame = crate::RgbdFrame::new(
+    /// A grey 640×480 frame of a fronto-parallel plane at 1.5 m.
+    fn plane_frame() -> crate::RgbdFrame {
+        crate::RgbdFrame::new(
             crate::Timestamp(0),
             640,
             480,
             vec![[128, 128, 128]; 640 * 480],
             vec![1.5; 640 * 480],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn reduced_pyramids_are_compatible_with_model_views() {
+        let camera = PinholeCamera::tum_freiburg1();
+        let tracker = ModelTracker::new(&camera, &OdometryConfig::default(), 1).unwrap();
+        assert_eq!(tracker.model_camera.width, 320);
+        let frame = plane_frame();
         let current = tracker.prepare(&frame).unwrap();
         let mut tracker = tracker;
         let volume = TsdfVolume::new(TsdfConfig::default()).unwrap();
@@ -254,14 +259,7 @@ mod tests {
     fn warp_depth_moves_a_plane() {
         let camera = PinholeCamera::tum_freiburg1();
         let tracker = ModelTracker::new(&camera, &OdometryConfig::default(), 1).unwrap();
-        let frame = crate::RgbdFrame::new(
-            crate::Timestamp(0),
-            640,
-            480,
-            vec![[128, 128, 128]; 640 * 480],
-            vec![1.5; 640 * 480],
-        )
-        .unwrap();
+        let frame = plane_frame();
         let pyramid = tracker.prepare(&frame).unwrap();
         let level = &pyramid.levels[0];
         let mut out = Vec::new();
