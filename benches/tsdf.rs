@@ -243,6 +243,17 @@ fn benches(c: &mut Criterion) {
         group.bench_function("2cm", |b| {
             b.iter(|| raycaster_l1.render(black_box(&volume), &camera_l1, probe_pose))
         });
+        // The tracker's case: rays start near a depth hint (here the view's
+        // own depth; in the pipeline the last frame's depth warped to it).
+        let hint = image.depth_m.clone();
+        report_cpu("raycast 320x240 2cm depth hint", || {
+            black_box(raycaster_l1.render_with_hint(&volume, &camera_l1, probe_pose, &hint)).ok();
+        });
+        group.bench_function("2cm_hinted", |b| {
+            b.iter(|| {
+                raycaster_l1.render_with_hint(black_box(&volume), &camera_l1, probe_pose, &hint)
+            })
+        });
         group.finish();
     }
 }
