@@ -2,6 +2,7 @@
 //! push forces and grasps.
 
 mod builder;
+mod cell_hash;
 pub mod geometry;
 mod graph;
 pub mod grasp;

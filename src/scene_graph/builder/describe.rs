@@ -5,8 +5,8 @@
 use nalgebra::{Point3, Vector3};
 
 use crate::error::Result;
-use crate::scene_graph::grasp::antipodal_grasps;
-use crate::scene_graph::map_query::{enclosed_volume_m3, MapOccupancy, MapQuery};
+use crate::scene_graph::grasp::{antipodal_grasps, ObjectMapOccupancy, GRASP_MAP_UNCERTAINTY_VOX};
+use crate::scene_graph::map_query::{enclosed_volume_m3, MapQuery};
 use crate::scene_graph::physics::{estimate_mass, LogNormal, MaterialPrior};
 use crate::scene_graph::{GravityAlignedBox, NodeId, ObjectNode};
 use crate::sensor::Timestamp;
@@ -160,7 +160,11 @@ impl SceneGraphBuilder {
             &grasp_pts,
             &grasp_nrm,
             &self.config.gripper,
-            &MapOccupancy(map),
+            &ObjectMapOccupancy::new(
+                map,
+                cand.points.iter().map(|&i| pts[i].cast()),
+                GRASP_MAP_UNCERTAINTY_VOX * v,
+            ),
         )?;
         let node = ObjectNode {
             id,

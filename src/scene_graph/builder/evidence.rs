@@ -28,45 +28,14 @@
 //! frames (no [`observe_frame`](super::SceneGraphBuilder::observe_frame)
 //! calls) boxes are the TSDF's unchanged.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
-
 use nalgebra::{Isometry3, Point3, Vector2};
 
 use crate::geometry::PinholeCamera;
 use crate::scene_graph::GravityAlignedBox;
 use crate::sensor::RgbdFrame;
 
-/// Multiply-rotate hash of evidence cells (the FxHash scheme of rustc):
-/// cells are inserted for every depth point near an object in every frame,
-/// and SipHash's DoS resistance buys nothing for keys from our own sensor.
-#[derive(Clone, Copy, Debug, Default)]
-pub(super) struct CellHasher(u64);
-
-impl Hasher for CellHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(4) {
-            let mut word = [0_u8; 4];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u32(u32::from_le_bytes(word));
-        }
-    }
-
-    fn write_u32(&mut self, i: u32) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    fn write_usize(&mut self, i: usize) {
-        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
 /// Set of evidence cells.
-pub(super) type CellSet = HashSet<[i32; 3], BuildHasherDefault<CellHasher>>;
+pub(super) type CellSet = crate::scene_graph::cell_hash::CellSet;
 
 /// Edge of an evidence cell, m (observed points are kept one per cell).
 pub(super) const EVIDENCE_CELL_M: f64 = 0.01;
