@@ -167,7 +167,20 @@ impl SceneGraphStage {
         let handle = std::thread::Builder::new()
             .name("scenemap-scene-graph".into())
             .spawn(move || {
-                let stats = builder.update(&samples, volume.as_ref(), timestamp);
+                // A private one-thread pool for the update's parallel loops:
+                // on the shared global pool they would queue the tracking
+                // thread's per-frame jobs behind a whole update's worth of
+                // work; this way the OS time-slices one update thread
+                // against the tracker. (Without a pool, the global one.)
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .thread_name(|_| "scenemap-scene-graph-pool".into())
+                    .build();
+                let mut update = || builder.update(&samples, volume.as_ref(), timestamp);
+                let stats = match pool {
+                    Ok(pool) => pool.install(&mut update),
+                    Err(_) => update(),
+                };
                 (*builder, stats)
             })
             .map_err(|e| Error::io("<scene-graph thread>", e))?;
