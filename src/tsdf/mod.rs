@@ -25,6 +25,7 @@
 mod allocation;
 mod block;
 mod camera_tables;
+pub(crate) use camera_tables::CameraTableCache;
 mod config;
 mod integrator;
 mod map_file;

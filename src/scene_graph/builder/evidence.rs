@@ -60,25 +60,6 @@ const MAX_EVIDENCE_CELLS: usize = 200_000;
 /// under 1 cm up to about 4 m on a 525 px focal length).
 const PIXEL_STRIDE: usize = 2;
 
-/// Undistorted normalised rays of a camera's pixels
-/// ([`PinholeCamera::ray_table`]), computed once per camera.
-#[derive(Clone, Debug, Default)]
-pub(super) struct RayCache {
-    camera: Option<PinholeCamera>,
-    rays: Vec<[f32; 2]>,
-}
-
-impl RayCache {
-    /// The rays of `camera` (recomputed when the camera changes).
-    pub(super) fn rays(&mut self, camera: &PinholeCamera) -> &[[f32; 2]] {
-        if self.camera.as_ref() != Some(camera) {
-            self.rays = camera.ray_table();
-            self.camera = Some(*camera);
-        }
-        &self.rays
-    }
-}
-
 /// Position of `p` (gravity frame) in the box's own frame: (along its x,
 /// along its y, height above its centre).
 fn box_local(b: &GravityAlignedBox, p: &Point3<f64>) -> (f64, f64, f64) {
@@ -412,7 +393,7 @@ mod tests {
             yaw_rad: 0.0,
         };
         let mut evidence = CellSet::default();
-        let rays = RayCache::default().rays(&camera).to_vec();
+        let rays = camera.ray_table();
         let grid = PointGrid::new(&frame, &rays);
         record_evidence(&mut evidence, &board, &grid, &camera, &gravity_from_camera);
         assert!(!evidence.is_empty());

@@ -142,8 +142,9 @@ pub struct SceneGraphBuilder {
     /// while, or not segmented out), kept to give them their id back, with
     /// the number of updates they have been missing.
     lost: Vec<(ObjectNode, Track, u32)>,
-    /// Pixel rays of the camera `observe_frame` last saw.
-    ray_cache: evidence::RayCache,
+    /// Pixel rays (the TSDF's camera tables) of the camera `observe_frame`
+    /// last saw.
+    ray_cache: crate::tsdf::CameraTableCache,
 }
 
 /// Updates a lost object is remembered for re-identification.
@@ -160,7 +161,7 @@ impl SceneGraphBuilder {
             tracks: BTreeMap::new(),
             gravity_from_world: Isometry3::identity(),
             lost: Vec::new(),
-            ray_cache: evidence::RayCache::default(),
+            ray_cache: crate::tsdf::CameraTableCache::default(),
         })
     }
 

@@ -63,19 +63,21 @@ impl SceneGraphBuilder {
         let mut visible_ids = Vec::new();
         // Observed surface points near each object (see `evidence`): one
         // back-projected grid per frame, objects in parallel.
-        let grid = PointGrid::new(frame, self.ray_cache.rays(camera));
-        let graph = &self.graph;
-        self.tracks.par_iter_mut().for_each(|(id, track)| {
-            if let Some(node) = graph.object(*id) {
-                record_evidence(
-                    &mut track.evidence,
-                    &node.bounding_box,
-                    &grid,
-                    camera,
-                    &gravity_from_camera,
-                );
-            }
-        });
+        if !self.tracks.is_empty() {
+            let grid = PointGrid::new(frame, &self.ray_cache.tables(camera).rays);
+            let graph = &self.graph;
+            self.tracks.par_iter_mut().for_each(|(id, track)| {
+                if let Some(node) = graph.object(*id) {
+                    record_evidence(
+                        &mut track.evidence,
+                        &node.bounding_box,
+                        &grid,
+                        camera,
+                        &gravity_from_camera,
+                    );
+                }
+            });
+        }
         for (id, track) in &mut self.tracks {
             let mut visible = 0_usize;
             let mut instance_counts: BTreeMap<u32, usize> = BTreeMap::new();
