@@ -12,7 +12,8 @@ use scenemap::scene_graph::geometry::box_iou;
 use scenemap::scene_graph::map_query::SurfaceSamples;
 use scenemap::scene_graph::segmentation::GroundTruthSegmenter;
 use scenemap::scene_graph::{
-    GravityAlignedBox, NodeId, Relation, SceneGraph, SceneGraphBuilder, SceneGraphConfig,
+    GraspCandidate, GravityAlignedBox, NodeId, Relation, SceneGraph, SceneGraphBuilder,
+    SceneGraphConfig,
 };
 use scenemap::sensor::synthetic::{
     ObjectGroundtruth, SequenceConfig, SyntheticSequence, TrajectoryPreset,
@@ -436,6 +437,27 @@ fn push_forces_match_the_analytic_values() {
     }
 }
 
+/// Asserts that both contacts of `grasp` lie inside the friction cone
+/// (`cone_rad`) of the TRUE shape's normals; returns the grasp axis (a → b).
+fn assert_antipodal_on_truth(
+    g: &ObjectGroundtruth,
+    grasp: &GraspCandidate,
+    cone_rad: f64,
+) -> Vector3<f64> {
+    let axis = (grasp.contact_b_m - grasp.contact_a_m).normalize();
+    let na = true_normal(g, &grasp.contact_a_m);
+    let nb = true_normal(g, &grasp.contact_b_m);
+    assert!(
+        (-na).dot(&axis).acos() <= cone_rad,
+        "{grasp:?}: a outside the cone"
+    );
+    assert!(
+        nb.dot(&axis).acos() <= cone_rad,
+        "{grasp:?}: b outside the cone"
+    );
+    axis
+}
+
 /// Outward unit normal of the true shape at a surface point (boxes:
 /// nearest face; cylinders: radial on the side, ±z on the caps).
 fn true_normal(g: &ObjectGroundtruth, p: &Point3<f64>) -> Vector3<f64> {
@@ -478,14 +500,7 @@ fn grasps_are_antipodal_and_collision_free() {
             node.grasps.len()
         );
         for grasp in &node.grasps {
-            let axis = (grasp.contact_b_m - grasp.contact_a_m).normalize();
-            let na = true_normal(g, &grasp.contact_a_m);
-            let nb = true_normal(g, &grasp.contact_b_m);
-            assert!(
-                (-na).dot(&axis).acos() <= cone,
-                "contact a outside the cone"
-            );
-            assert!(nb.dot(&axis).acos() <= cone, "contact b outside the cone");
+            let axis = assert_antipodal_on_truth(g, grasp, cone);
             let radius = 0.5 * gripper.finger_thickness_m.min(gripper.finger_width_m);
             let offset = gripper.clearance_m + radius;
             for (contact, outward) in [(grasp.contact_a_m, -axis), (grasp.contact_b_m, axis)] {
@@ -572,17 +587,7 @@ fn small_objects_get_grasps_free_in_the_true_scene() {
             failures.push(format!("{} has no grasp", g.class));
         }
         for grasp in &node.grasps {
-            let axis = (grasp.contact_b_m - grasp.contact_a_m).normalize();
-            let na = true_normal(g, &grasp.contact_a_m);
-            let nb = true_normal(g, &grasp.contact_b_m);
-            assert!(
-                (-na).dot(&axis).acos() <= cone,
-                "{grasp:?}: a outside the cone"
-            );
-            assert!(
-                nb.dot(&axis).acos() <= cone,
-                "{grasp:?}: b outside the cone"
-            );
+            assert_antipodal_on_truth(g, grasp, cone);
             for (k, bx) in gripper
                 .boxes(&grasp.contact_a_m, &grasp.contact_b_m, &grasp.approach)
                 .iter()

@@ -163,14 +163,10 @@ fn stage_maps_ids_finds_exact_loops_and_relocalises_only_seen_views() {
 }
 
 const VOXEL_M: f64 = 0.02;
-/// How far along a direction the ghost oracle looks for the true surface.
-const SEARCH_M: f64 = 0.08;
-/// The oracle of tests/tsdf_room.rs: step 2 mm, bisect to 0.05 mm.
-const ORACLE: LineSearch = LineSearch {
-    step_m: 0.002,
-    tolerance_m: 5e-5,
-    search_m: SEARCH_M,
-};
+/// The oracle: step 2 mm, bisect to 0.05 mm, up to ±`SEARCH_M`.
+const ORACLE: LineSearch = surface_oracle::FINE;
+/// How far along a direction the oracle looks for the true surface.
+const SEARCH_M: f64 = ORACLE.search_m;
 
 /// RMS distance of (a spread of) mesh vertices to the true surfaces and
 /// the fraction of vertices with no true surface within `SEARCH_M`.

@@ -10,14 +10,10 @@ use scenemap::tsdf::{TsdfConfig, TsdfIntegrator, TsdfVolume};
 use surface_oracle::{surface_distance_m, LineSearch};
 
 const VOXEL_M: f64 = 0.02;
-/// How far along the normal the oracle looks for the true surface.
-const SEARCH_M: f64 = 0.08;
 /// The oracle: step 2 mm, bisect to 0.05 mm, up to ±`SEARCH_M`.
-const ORACLE: LineSearch = LineSearch {
-    step_m: 0.002,
-    tolerance_m: 5e-5,
-    search_m: SEARCH_M,
-};
+const ORACLE: LineSearch = surface_oracle::FINE;
+/// How far along a direction the oracle looks for the true surface.
+const SEARCH_M: f64 = ORACLE.search_m;
 
 #[test]
 fn furnished_room_mesh_lies_on_the_true_surfaces_and_incremental_equals_full() {

@@ -12,7 +12,7 @@ use vio_support::*;
 use scenemap::config::Config;
 use scenemap::geometry::PinholeCamera;
 use scenemap::imu::{ImuConfig, ImuMotionPrior, VisualPriorConfig};
-use scenemap::pipeline::{FrameResult, Pipeline, TrackingSource};
+use scenemap::pipeline::{FrameResult, Pipeline};
 use scenemap::sensor::synthetic::{SyntheticSequence, Trajectory, TrajectoryPreset};
 use scenemap::StampedPose;
 
@@ -155,16 +155,7 @@ fn aggressive_sequence_with_outage_vio_prior_vs_vision_only() {
     // Outage frames: flagged (lost, IMU-carried), never fused; the others
     // tracked.
     let vio = &runs[2];
-    for (i, result) in vio.results.iter().enumerate() {
-        let t_s = sequence.frame_time_s(i);
-        if sequence.is_blackout(t_s) {
-            assert!(result.status.is_lost(), "frame {i}: {:?}", result.status);
-            assert_eq!(result.source, TrackingSource::Imu, "frame {i}");
-            assert!(!result.integrated && !result.is_keyframe, "frame {i}");
-        } else {
-            assert!(!result.status.is_lost(), "VIO lost frame {i} at {t_s:.2} s");
-        }
-    }
+    assert_outage_flagged(&sequence, &vio.results);
     assert!(prior_ate <= 0.05, "VIO ATE rmse {prior_ate} m");
     assert!(
         prior_ate * 2.0 <= vision_ate,

@@ -109,16 +109,7 @@ fn imu_carries_the_pose_through_a_vision_outage_and_recovers_the_biases() {
     );
 
     // Outage frames: flagged (lost, IMU-carried), never fused.
-    for (i, result) in vio_results.iter().enumerate() {
-        let t_s = sequence.frame_time_s(i);
-        if sequence.is_blackout(t_s) {
-            assert!(result.status.is_lost(), "frame {i}: {:?}", result.status);
-            assert_eq!(result.source, TrackingSource::Imu, "frame {i}");
-            assert!(!result.integrated && !result.is_keyframe, "frame {i}");
-        } else {
-            assert!(!result.status.is_lost(), "VIO lost frame {i} at {t_s:.2} s");
-        }
-    }
+    assert_outage_flagged(&sequence, &vio_results);
     assert!(vio_ate <= 0.05, "VIO ATE rmse {vio_ate} m");
     assert!(
         vio_ate * 2.0 <= vision_ate,

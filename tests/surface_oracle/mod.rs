@@ -18,6 +18,14 @@ pub struct LineSearch {
     pub search_m: f64,
 }
 
+/// The fine search of `tsdf_room` and `slam_relocalise` (2 cm voxels): step
+/// 2 mm, bisect to 0.05 mm, up to ±8 cm.
+pub const FINE: LineSearch = LineSearch {
+    step_m: 0.002,
+    tolerance_m: 5e-5,
+    search_m: 0.08,
+};
+
 /// Distance from `p` to the true surface measured along the line `p + t n`
 /// (both ways): march until the occupancy differs from that at `p`, then
 /// bisect. The distance along a line is an upper bound of the Euclidean

@@ -9,7 +9,7 @@
 use nalgebra::Vector3;
 use scenemap::eval::{ate, AteOptions};
 use scenemap::geometry::PinholeCamera;
-use scenemap::pipeline::Pipeline;
+use scenemap::pipeline::{FrameResult, Pipeline, TrackingSource};
 use scenemap::sensor::synthetic::{
     DepthNoise, ImuNoise, ImuSimulator, SequenceConfig, SyntheticScene, SyntheticSequence,
     Trajectory,
@@ -66,4 +66,19 @@ pub fn ate_rmse_m(trajectory: &[StampedPose], groundtruth: &[StampedPose]) -> f6
         .unwrap()
         .translation_m
         .rmse
+}
+
+/// Outage frames are flagged (lost, carried by the IMU) and never fused;
+/// every other frame is tracked.
+pub fn assert_outage_flagged(sequence: &SyntheticSequence, results: &[FrameResult]) {
+    for (i, result) in results.iter().enumerate() {
+        let t_s = sequence.frame_time_s(i);
+        if sequence.is_blackout(t_s) {
+            assert!(result.status.is_lost(), "frame {i}: {:?}", result.status);
+            assert_eq!(result.source, TrackingSource::Imu, "frame {i}");
+            assert!(!result.integrated && !result.is_keyframe, "frame {i}");
+        } else {
+            assert!(!result.status.is_lost(), "VIO lost frame {i} at {t_s:.2} s");
+        }
+    }
 }
