@@ -89,6 +89,13 @@ pub struct TrackingConfig {
     /// warped to the guess ([`Raycaster::render_with_hint`](crate::tsdf::Raycaster::render_with_hint)):
     /// same image up to the march's sampling phase, fewer samples per ray.
     pub raycast_hint: bool,
+    /// A rendered model view stays the reference for up to this many
+    /// following frames before the map is ray-cast again (0 = every frame,
+    /// as KinectFusion). Those frames start from the predicted pose relative
+    /// to the view's pose; a lost frame, a sparse view or a loop correction
+    /// forces a new render. Default 1 (every other frame): on TUM fr1_rpy
+    /// ATE 2.785 → 2.804 cm, 0 lost, CPU per frame −12 ms; 2: 2.797 cm.
+    pub model_view_reuse: usize,
 }
 
 impl Default for TrackingConfig {
@@ -103,6 +110,7 @@ impl Default for TrackingConfig {
             min_association_ratio: 0.4,
             max_sigma_gate_fraction: 0.4,
             raycast_hint: true,
+            model_view_reuse: 1,
         }
     }
 }
@@ -389,6 +397,12 @@ impl Config {
                 t.model_view_level
             )));
         }
+        if t.model_view_reuse > 8 {
+            return Err(Error::Config(format!(
+                "tracking.model_view_reuse = {} must be at most 8 (frames)",
+                t.model_view_reuse
+            )));
+        }
         if !(0.0..=1.0).contains(&t.min_model_hit_ratio) {
             return Err(Error::Config(format!(
                 "tracking.min_model_hit_ratio = {} must be in [0, 1]",
@@ -562,6 +576,11 @@ mod tests {
         let err = Config::from_toml_str("[tracking]\nmodel_view_level = 3\n").unwrap_err();
         assert!(
             err.to_string().contains("tracking.model_view_level"),
+            "{err}"
+        );
+        let err = Config::from_toml_str("[tracking]\nmodel_view_reuse = 9\n").unwrap_err();
+        assert!(
+            err.to_string().contains("tracking.model_view_reuse"),
             "{err}"
         );
         let err = Config::from_toml_str("[keyframes]\nmin_rotation_deg = -1.0\n").unwrap_err();

@@ -64,10 +64,12 @@ fn save_load_round_trip_and_continue() {
     assert_eq!(s_loaded.integrated_frames, s_original.integrated_frames);
 
     // Both continue alike (same map, same motion state). Not bit for bit:
-    // a session does not store the last frame's pyramid, so the loaded
-    // pipeline's first model view is ray-cast without the depth hint
-    // (`tracking.raycast_hint`), which moves the march's sampling phase and
-    // the refined surface by well under a millimetre.
+    // a session stores neither the last frame's pyramid nor the last model
+    // view, so the loaded pipeline ray-casts its first model view afresh
+    // (where the original may reuse its view, `tracking.model_view_reuse`)
+    // and without the depth hint (`tracking.raycast_hint`), which moves the
+    // march's sampling phase and the refined surface by well under a
+    // millimetre.
     let mut worst_m: f64 = 0.0;
     for frame in &frames[10..] {
         let a = original.process(frame).unwrap();

@@ -77,6 +77,47 @@ fn gentle_trajectory_with_kinect_noise_has_ate_below_1_cm() {
     assert!(rmse <= 0.01, "ATE rmse {rmse} m");
     assert!(summary.keyframes >= 2 && summary.map_blocks > 100);
     assert!(summary.mesh_triangles > 1000);
+    // Default `tracking.model_view_reuse = 1`: one ray-cast per two frames.
+    let views = summary.model_views;
+    assert!(
+        views.abs_diff(model.div_ceil(2)) <= 3,
+        "{views} model views for {model} model-tracked frames"
+    );
+}
+
+/// Reusing a model view for the next frame (`tracking.model_view_reuse`)
+/// against rendering one per frame: half the ray-casts, and an ATE within
+/// 1 mm of it (both well below the depth noise).
+#[test]
+fn reused_model_views_track_like_fresh_ones() {
+    let sequence = sequence(TrajectoryPreset::Gentle, 60, Vec::new());
+    let config = |reuse| {
+        let mut config = Config::default().with_background_scene_graph(false);
+        config.tracking.model_view_reuse = reuse;
+        config
+    };
+    let (fresh, _) = run(&sequence, config(0));
+    let (reused, _) = run(&sequence, config(1));
+    let (fresh_summary, reused_summary) = (fresh.summary(), reused.summary());
+    assert_eq!(fresh_summary.lost_frames + reused_summary.lost_frames, 0);
+    assert_eq!(
+        fresh_summary.model_views,
+        fresh_summary.model_tracked_frames
+    );
+    let model = reused_summary.model_tracked_frames;
+    assert!(model >= 55, "{model}");
+    assert!(reused_summary.model_views.abs_diff(model.div_ceil(2)) <= 3);
+    let (fresh_m, reused_m) = (
+        ate_rmse_m(&fresh, &sequence),
+        ate_rmse_m(&reused, &sequence),
+    );
+    println!(
+        "60 frames, ATE rmse: fresh views {:.2} mm, reused {:.2} mm",
+        fresh_m * 1e3,
+        reused_m * 1e3
+    );
+    assert!(fresh_m < 3e-3 && reused_m < 3e-3, "{fresh_m} {reused_m}");
+    assert!(reused_m < fresh_m + 1e-3, "{fresh_m} {reused_m}");
 }
 
 #[test]

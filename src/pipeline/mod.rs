@@ -115,6 +115,10 @@ struct Counters {
     integrated: usize,
     model_tracked: usize,
     frame_to_frame: usize,
+    /// Model views ray-cast (fewer than model-tracked frames when views
+    /// are reused, `tracking.model_view_reuse`).
+    #[serde(default)]
+    model_views: usize,
 }
 
 /// Pose history used for prediction (saved with a session).
@@ -132,6 +136,15 @@ struct MotionState {
 struct Reference {
     pyramid: RgbdPyramid,
     world_from_camera: Isometry3<f64>,
+}
+
+/// A rendered model view kept as the reference of the next frames.
+struct CachedView {
+    view: model_view::ModelView,
+    /// The pose it was rendered at.
+    world_from_view: Isometry3<f64>,
+    /// Frames tracked against it after the one it was rendered for.
+    reuses: usize,
 }
 
 /// One tracking attempt's outcome.
@@ -161,6 +174,9 @@ pub struct Pipeline {
     imu_received: usize,
     motion: MotionState,
     reference: Option<Reference>,
+    /// The last rendered model view while it may be reused
+    /// (`tracking.model_view_reuse`).
+    cached_view: Option<CachedView>,
     trajectory: Vec<StampedPose>,
     keyframes: Vec<Keyframe>,
     loop_closures: Vec<LoopClosure>,
@@ -195,6 +211,7 @@ impl Pipeline {
             imu_received: 0,
             motion: MotionState::default(),
             reference: None,
+            cached_view: None,
             trajectory: Vec::new(),
             keyframes: Vec::new(),
             loop_closures: Vec::new(),
@@ -339,6 +356,7 @@ impl Pipeline {
         let integrated = self.integrate(frame, &tracked, &mut timing)?;
         self.update_mesh_and_graph(frame, &tracked, &mut timing)?;
         self.reference = None;
+        self.cached_view = None;
         let result = self.record(frame, tracked, is_keyframe, integrated, timing, started);
         self.after_frame(frame, result)
     }
@@ -480,6 +498,7 @@ impl Pipeline {
             degraded_frames: c.degraded,
             integrated_frames: c.integrated,
             model_tracked_frames: c.model_tracked,
+            model_views: c.model_views,
             frame_to_frame_frames: c.frame_to_frame,
             keyframes: self.keyframes.len(),
             loop_closures: self.loop_closures.len(),

@@ -204,6 +204,10 @@ pub struct PipelineSummary {
     pub integrated_frames: usize,
     /// Frames tracked against the model view.
     pub model_tracked_frames: usize,
+    /// Model views ray-cast for tracking (`tracking.model_view_reuse`
+    /// lets one view serve several frames).
+    #[serde(default)]
+    pub model_views: usize,
     /// Frames tracked frame-to-frame.
     pub frame_to_frame_frames: usize,
     /// Keyframes made.
@@ -340,8 +344,8 @@ impl fmt::Display for RunReport {
         )?;
         writeln!(
             f,
-            "| tracked against | model {}, frame-to-frame {} |",
-            s.model_tracked_frames, s.frame_to_frame_frames
+            "| tracked against | model {} ({} ray-cast views), frame-to-frame {} |",
+            s.model_tracked_frames, s.model_views, s.frame_to_frame_frames
         )?;
         writeln!(
             f,

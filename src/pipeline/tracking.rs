@@ -4,7 +4,7 @@
 use nalgebra::{Isometry3, Matrix6, UnitQuaternion, Vector6};
 
 use super::model_view::ModelTracker;
-use super::{elapsed_ms, Pipeline, StageTimings, Tracked, TrackingSource};
+use super::{elapsed_ms, CachedView, Pipeline, StageTimings, Tracked, TrackingSource};
 use crate::error::Result;
 use crate::geometry::exp_se3;
 use crate::odometry::{
@@ -121,38 +121,70 @@ impl Pipeline {
             })
         };
         if self.counters.integrated >= self.config.tracking.min_model_frames {
-            let clock = Instant::now();
-            let hint = self
-                .reference
+            let reuse = self
+                .cached_view
+                .as_mut()
+                .filter(|c| c.reuses < self.config.tracking.model_view_reuse);
+            match reuse {
+                Some(cached) => cached.reuses += 1,
+                None => {
+                    let clock = Instant::now();
+                    let hint = self
+                        .reference
+                        .as_ref()
+                        .filter(|_| self.config.tracking.raycast_hint)
+                        .and_then(|r| Some((r.pyramid.levels.first()?, &r.world_from_camera)));
+                    let view = self.tracker.render(&self.volume, world_from_guess, hint)?;
+                    timing.model_view_ms += elapsed_ms(clock);
+                    self.counters.model_views += 1;
+                    self.cached_view = Some(CachedView {
+                        view,
+                        world_from_view: *world_from_guess,
+                        reuses: 0,
+                    });
+                }
+            }
+            let usable = self
+                .cached_view
                 .as_ref()
-                .filter(|_| self.config.tracking.raycast_hint)
-                .and_then(|r| Some((r.pyramid.levels.first()?, &r.world_from_camera)));
-            let view = self.tracker.render(&self.volume, world_from_guess, hint)?;
-            timing.model_view_ms += elapsed_ms(clock);
-            if view.hit_ratio >= self.config.tracking.min_model_hit_ratio {
+                .filter(|c| c.view.hit_ratio >= self.config.tracking.min_model_hit_ratio);
+            if let Some(CachedView {
+                view,
+                world_from_view,
+                ..
+            }) = usable
+            {
                 ModelTracker::check_compatible(&view.pyramid, current)?;
                 let clock = Instant::now();
-                // The reference is rendered at the guess: start at identity.
-                let prior = relative_prior(world_from_guess);
+                // A fresh view is rendered at the guess (start at identity).
+                let guess = world_from_view.inverse() * world_from_guess;
+                let prior = relative_prior(world_from_view);
                 let result = self.tracker.reduced.track_with_prior(
                     &view.pyramid,
                     current,
-                    &Isometry3::identity(),
+                    &guess,
                     prior.as_ref(),
                 )?;
                 timing.track_ms += elapsed_ms(clock);
                 let status = self.check_geometry(result.status, &result.quality);
+                let world_from_camera = if status.is_lost() {
+                    *world_from_guess
+                } else {
+                    renormalized(world_from_view * result.reference_from_current)
+                };
+                if status.is_lost() {
+                    // Retries and relocalisation render afresh.
+                    self.cached_view = None;
+                }
                 return Ok(Tracked {
-                    world_from_camera: if status.is_lost() {
-                        *world_from_guess
-                    } else {
-                        renormalized(world_from_guess * result.reference_from_current)
-                    },
+                    world_from_camera,
                     status,
                     source: TrackingSource::Model,
                     quality: Some(result.quality),
                 });
             }
+            // Too sparse to track against: not worth keeping either.
+            self.cached_view = None;
         }
         let Some(reference) = &self.reference else {
             let required = self.config.odometry.thresholds.min_residuals;

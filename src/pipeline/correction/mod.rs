@@ -445,6 +445,8 @@ impl Pipeline {
             }
         }
 
+        // The map is rebuilt and the world re-anchored: render afresh.
+        self.cached_view = None;
         // The map follows: rebuild from the stored frames.
         let mut report = LoopCorrectionReport {
             timestamp,
