@@ -114,6 +114,15 @@ pub(crate) fn floor_i32(x: f32) -> i32 {
     i - i32::from((i as f32) > x)
 }
 
+/// `x.round() as i32` (half away from zero, bit-identical for
+/// `|x| < 2³¹`) without the libm call: `x − trunc(x)` is exact in f32.
+#[inline(always)]
+pub(crate) fn round_i32(x: f32) -> i32 {
+    let i = x as i32;
+    let fraction = x - i as f32;
+    i + i32::from(fraction >= 0.5) - i32::from(fraction <= -0.5)
+}
+
 /// Linear index of a voxel inside its block: `x + 8 y + 64 z`.
 #[inline]
 pub fn local_voxel_index(x: usize, y: usize, z: usize) -> usize {
@@ -200,7 +209,7 @@ impl Block {
 /// Normalised SDF in [-1, 1] → stored `i16` (round to nearest).
 #[inline]
 pub(crate) fn encode_sdf_normalized(sdf_normalized: f32) -> i16 {
-    (sdf_normalized.clamp(-1.0, 1.0) * SDF_Q_SCALE).round() as i16
+    round_i32(sdf_normalized.clamp(-1.0, 1.0) * SDF_Q_SCALE) as i16
 }
 
 /// Stored `i16` → SDF in metres.
@@ -212,6 +221,23 @@ pub(crate) fn decode_sdf(q: i16, truncation_distance_m: f32) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Oracle: `f32::round` on halves, their neighbours and a sweep.
+    #[test]
+    fn round_i32_matches_std_round() {
+        let mut values = vec![
+            0.0_f32, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 32767.0, -32767.0,
+        ];
+        for k in -40..=40 {
+            let half = k as f32 + 0.5;
+            values.extend([half, half.next_up(), half.next_down()]);
+        }
+        values.extend((0..20_000).map(|i| (i as f32 - 10_000.0) * 3.2767));
+        values.push(0.5_f32.next_down());
+        for x in values {
+            assert_eq!(round_i32(x), x.round() as i32, "{x}");
+        }
+    }
     use std::hash::BuildHasher;
 
     #[test]

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::allocation::{blocks_in_band, is_in_range};
 use super::block::{
-    encode_sdf_normalized, Block, BlockIndex, BLOCK_SIZE_VOX, SDF_Q_MAX, SDF_Q_SCALE,
+    encode_sdf_normalized, round_i32, Block, BlockIndex, BLOCK_SIZE_VOX, SDF_Q_MAX, SDF_Q_SCALE,
 };
 use super::camera_tables::{CameraTableCache, CameraTables, NO_PIXEL};
 use super::volume::TsdfVolume;
@@ -448,7 +448,7 @@ fn update_voxels(
                 // Accumulated weight rounded to an integer (exactly W + 1
                 // for unit weights): a voxel seen only from far behind
                 // (w < 0.5) stays unobserved, as in Voxblox's weight test.
-                block.weight[voxel] = ((wf + w_obs).round() as u32).min(max_weight) as u16;
+                block.weight[voxel] = (round_i32(wf + w_obs) as u32).min(max_weight) as u16;
                 updated += 1;
             }
         }
