@@ -114,6 +114,38 @@ fn skipping_raycast_is_as_accurate_as_brute_force_on_a_synthetic_room() {
     }
 }
 
+/// `render_into` an image left from another view and camera size (the
+/// tracker's reuse) equals a fresh `render` / `render_with_hint`.
+#[test]
+fn render_into_a_reused_image_equals_a_fresh_render() {
+    let (_, camera, volume) = synthetic_room();
+    let views = [
+        look_at(Point3::new(0.7, 0.75, 0.3), Point3::new(0.05, -0.05, 0.0)),
+        look_at(Point3::new(-0.7, -0.7, 0.0), Point3::new(0.8, -0.7, 0.1)),
+    ];
+    let mut raycaster = Raycaster::new();
+    let mut image = raycaster
+        .render(&volume, &small_camera(120, 90), &views[1])
+        .unwrap();
+    for pose in &views {
+        let fresh = Raycaster::new().render(&volume, &camera, pose).unwrap();
+        assert!(fresh.hit_count() > 0);
+        raycaster
+            .render_into(&volume, &camera, pose, None, &mut image)
+            .unwrap();
+        assert!(image == fresh);
+        // A hint 5 cm behind the surface.
+        let hint: Vec<f32> = fresh.depth_m.iter().map(|d| d + 0.05).collect();
+        let hinted = Raycaster::new()
+            .render_with_hint(&volume, &camera, pose, &hint)
+            .unwrap();
+        raycaster
+            .render_into(&volume, &camera, pose, Some(&hint), &mut image)
+            .unwrap();
+        assert!(image == hinted);
+    }
+}
+
 /// Real data: fr1/desk fused at groundtruth poses, rendered with the
 /// (distorted) sensor camera at every frame's pose and compared with that
 /// frame's measured depth.

@@ -28,6 +28,7 @@
 //! # Ok::<(), scenemap::Error>(())
 //! ```
 
+pub(crate) mod buffer_pool;
 mod config;
 pub mod keyframe_image;
 pub mod keyframes;

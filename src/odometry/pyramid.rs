@@ -34,6 +34,7 @@
 
 use rayon::prelude::*;
 
+use super::buffer_pool::BufferPool;
 use super::config::PyramidConfig;
 use super::residuals::is_positive;
 use crate::error::{Error, Result};
@@ -98,14 +99,8 @@ impl RgbdPyramid {
         config: &PyramidConfig,
     ) -> Result<Self> {
         check_input(camera, intensity.len(), depth_m.len(), config)?;
-        let depth_m = depth_m
-            .into_par_iter()
-            .with_min_len(4096)
-            .map(|d| clamp_depth(d, config))
-            .collect();
-        let mut levels = Vec::with_capacity(config.levels);
-        levels.push(make_level(*camera, intensity, depth_m, None, config));
-        Self::add_coarse_levels(camera, levels, config)
+        let mut pool = BufferPool::new();
+        Self::build(camera, *camera, 0, intensity, depth_m, config, &mut pool)
     }
 
     /// Like [`Self::from_depth_intensity`], but without the finest
@@ -120,36 +115,76 @@ impl RgbdPyramid {
         config: &PyramidConfig,
         first_level: usize,
     ) -> Result<Self> {
+        let mut pool = BufferPool::new();
+        Self::from_depth_intensity_from_level_pooled(
+            camera,
+            intensity,
+            depth_m,
+            config,
+            first_level,
+            &mut pool,
+        )
+    }
+
+    /// [`Self::from_depth_intensity_from_level`] drawing its buffers from
+    /// `pool` and giving the dropped levels' buffers (and the inputs, once
+    /// downsampled) back to it. Same result, bit for bit.
+    pub(crate) fn from_depth_intensity_from_level_pooled(
+        camera: &PinholeCamera,
+        intensity: Vec<f32>,
+        depth_m: Vec<f32>,
+        config: &PyramidConfig,
+        first_level: usize,
+        pool: &mut BufferPool,
+    ) -> Result<Self> {
         check_input(camera, intensity.len(), depth_m.len(), config)?;
         let first_level = first_level.min(config.levels.saturating_sub(1));
-        let mut depth_m: Vec<f32> = depth_m
-            .into_par_iter()
+        let first_camera = camera.scaled_to_level(first_level as u32);
+        Self::build(
+            camera,
+            first_camera,
+            first_level,
+            intensity,
+            depth_m,
+            config,
+            pool,
+        )
+    }
+
+    /// Clamps the depth, downsamples to `first_level` (camera
+    /// `first_camera`) and builds the levels from there. Inputs checked.
+    fn build(
+        camera: &PinholeCamera,
+        first_camera: PinholeCamera,
+        first_level: usize,
+        mut intensity: Vec<f32>,
+        mut depth_m: Vec<f32>,
+        config: &PyramidConfig,
+        pool: &mut BufferPool,
+    ) -> Result<Self> {
+        depth_m
+            .par_iter_mut()
             .with_min_len(4096)
-            .map(|d| clamp_depth(d, config))
-            .collect();
-        let mut intensity = intensity;
+            .for_each(|d| *d = clamp_depth(*d, config));
         let mut width = camera.width as usize;
         for level in 1..=first_level {
             let coarse = level_camera(camera, level)?;
-            (intensity, depth_m) = downsample(&intensity, &depth_m, width, &coarse, config);
+            let (coarse_intensity, coarse_depth_m) =
+                downsample(&intensity, &depth_m, width, &coarse, config, pool);
+            pool.give_scalars(std::mem::replace(&mut intensity, coarse_intensity));
+            pool.give_scalars(std::mem::replace(&mut depth_m, coarse_depth_m));
             width = coarse.width as usize;
         }
-        let first_camera = camera.scaled_to_level(first_level as u32);
         let mut levels = Vec::with_capacity(config.levels - first_level);
-        levels.push(make_level(first_camera, intensity, depth_m, None, config));
-        for level in first_level + 1..config.levels {
-            let finer = &levels[level - first_level - 1];
-            let coarse = level_camera(camera, level)?;
-            let (intensity, depth_m) = downsample(
-                &finer.intensity,
-                &finer.depth_m,
-                finer.width(),
-                &coarse,
-                config,
-            );
-            levels.push(make_level(coarse, intensity, depth_m, None, config));
-        }
-        Ok(Self { levels })
+        levels.push(make_level(
+            first_camera,
+            intensity,
+            depth_m,
+            None,
+            config,
+            pool,
+        ));
+        Self::add_coarse_levels(camera, first_level, levels, config, pool)
     }
 
     /// Builds a reference pyramid from a rendered model view (e.g. a TSDF
@@ -164,6 +199,20 @@ impl RgbdPyramid {
         intensity: Vec<f32>,
         config: &PyramidConfig,
     ) -> Result<Self> {
+        let mut pool = BufferPool::new();
+        Self::from_model_view_pooled(camera, vertices, normals, intensity, config, &mut pool)
+    }
+
+    /// [`Self::from_model_view`] drawing its buffers from `pool`. Same
+    /// result, bit for bit.
+    pub(crate) fn from_model_view_pooled(
+        camera: &PinholeCamera,
+        vertices: &[[f32; 3]],
+        normals: &[[f32; 3]],
+        intensity: Vec<f32>,
+        config: &PyramidConfig,
+        pool: &mut BufferPool,
+    ) -> Result<Self> {
         check_input(camera, intensity.len(), vertices.len(), config)?;
         if normals.len() != vertices.len() {
             return Err(Error::InvalidArgument(format!(
@@ -172,20 +221,34 @@ impl RgbdPyramid {
                 normals.len()
             )));
         }
-        let depth_m: Vec<f32> = vertices.iter().map(|v| clamp_depth(v[2], config)).collect();
+        let mut depth_m = pool.scalars(vertices.len());
+        depth_m.extend(vertices.iter().map(|v| clamp_depth(v[2], config)));
         let given = (vertices, normals);
         let mut levels = Vec::with_capacity(config.levels);
-        levels.push(make_level(*camera, intensity, depth_m, Some(given), config));
-        Self::add_coarse_levels(camera, levels, config)
+        levels.push(make_level(
+            *camera,
+            intensity,
+            depth_m,
+            Some(given),
+            config,
+            pool,
+        ));
+        Self::add_coarse_levels(camera, 0, levels, config, pool)
     }
 
+    /// Appends levels `first_level + levels.len()..config.levels`, each
+    /// downsampled from the last one.
     fn add_coarse_levels(
         camera: &PinholeCamera,
+        first_level: usize,
         mut levels: Vec<PyramidLevel>,
         config: &PyramidConfig,
+        pool: &mut BufferPool,
     ) -> Result<Self> {
-        for level in 1..config.levels {
-            let finer = &levels[level - 1];
+        for level in first_level + levels.len()..config.levels {
+            let Some(finer) = levels.last() else {
+                break;
+            };
             let coarse_camera = level_camera(camera, level)?;
             let (intensity, depth_m) = downsample(
                 &finer.intensity,
@@ -193,8 +256,16 @@ impl RgbdPyramid {
                 finer.width(),
                 &coarse_camera,
                 config,
+                pool,
             );
-            levels.push(make_level(coarse_camera, intensity, depth_m, None, config));
+            levels.push(make_level(
+                coarse_camera,
+                intensity,
+                depth_m,
+                None,
+                config,
+                pool,
+            ));
         }
         Ok(Self { levels })
     }
@@ -267,10 +338,13 @@ fn downsample(
     fw: usize,
     coarse: &PinholeCamera,
     config: &PyramidConfig,
+    pool: &mut BufferPool,
 ) -> (Vec<f32>, Vec<f32>) {
     let (cw, ch) = (coarse.width as usize, coarse.height as usize);
-    let mut intensity = vec![0.0f32; cw * ch];
-    let mut depth = vec![0.0f32; cw * ch];
+    let mut intensity = pool.scalars(cw * ch);
+    intensity.resize(cw * ch, 0.0);
+    let mut depth = pool.scalars(cw * ch);
+    depth.resize(cw * ch, 0.0);
     intensity
         .par_chunks_mut(cw)
         .zip(depth.par_chunks_mut(cw))
@@ -312,16 +386,18 @@ fn make_level(
     depth_m: Vec<f32>,
     given: Option<GivenSurface<'_>>,
     config: &PyramidConfig,
+    pool: &mut BufferPool,
 ) -> PyramidLevel {
     let (w, h) = (camera.width as usize, camera.height as usize);
     let (fx, fy) = (camera.fx as f32, camera.fy as f32);
     let (cx, cy) = (camera.cx as f32, camera.cy as f32);
 
-    let mut intensity_gradient: Vec<[f32; 3]> = intensity
+    let mut intensity_gradient = pool.points(w * h);
+    intensity
         .par_iter()
         .with_min_len(4096)
         .map(|&i| [i, 0.0, 0.0])
-        .collect();
+        .collect_into_vec(&mut intensity_gradient);
     intensity_gradient
         .par_chunks_mut(w)
         .enumerate()
@@ -338,12 +414,17 @@ fn make_level(
             }
         });
 
-    let vertices: Vec<[f32; 3]> = match given {
-        Some((vertices, _)) => vertices
-            .iter()
-            .zip(&depth_m)
-            .map(|(p, &d)| if d > 0.0 { *p } else { INVALID_POINT })
-            .collect(),
+    let mut vertices = pool.points(w * h);
+    match given {
+        Some((given_vertices, _)) => {
+            vertices.extend(given_vertices.iter().zip(&depth_m).map(|(p, &d)| {
+                if d > 0.0 {
+                    *p
+                } else {
+                    INVALID_POINT
+                }
+            }))
+        }
         None => depth_m
             .par_iter()
             .enumerate()
@@ -355,14 +436,13 @@ fn make_level(
                     INVALID_POINT
                 }
             })
-            .collect(),
-    };
+            .collect_into_vec(&mut vertices),
+    }
 
-    let normals = match given {
-        Some((_, normals)) => normals
-            .iter()
-            .zip(&vertices)
-            .map(|(n, p)| {
+    let mut normals = pool.points(w * h);
+    match given {
+        Some((_, given_normals)) => {
+            normals.extend(given_normals.iter().zip(&vertices).map(|(n, p)| {
                 let len = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
                 if p[2] > 0.0 && len.is_finite() && len > 1e-6 {
                     // Orient towards the camera: n · p < 0.
@@ -375,10 +455,10 @@ fn make_level(
                 } else {
                     INVALID_POINT
                 }
-            })
-            .collect(),
-        None => compute_normals(&vertices, w, h, config.normal_edge_ratio),
-    };
+            }))
+        }
+        None => compute_normals(&vertices, w, h, config.normal_edge_ratio, &mut normals),
+    }
 
     PyramidLevel {
         camera,
@@ -393,8 +473,16 @@ fn make_level(
 /// Normals from central differences of the vertex map (KinectFusion eq. 2
 /// uses forward differences; central ones are unbiased at the pixel),
 /// oriented towards the camera.
-fn compute_normals(vertices: &[[f32; 3]], w: usize, h: usize, edge_ratio: f32) -> Vec<[f32; 3]> {
-    let mut normals = vec![INVALID_POINT; w * h];
+/// Writes them into `normals` (resized to `w × h`).
+fn compute_normals(
+    vertices: &[[f32; 3]],
+    w: usize,
+    h: usize,
+    edge_ratio: f32,
+    normals: &mut Vec<[f32; 3]>,
+) {
+    normals.clear();
+    normals.resize(w * h, INVALID_POINT);
     normals.par_chunks_mut(w).enumerate().for_each(|(v, row)| {
         if v == 0 || v + 1 >= h {
             return;
@@ -438,7 +526,6 @@ fn compute_normals(vertices: &[[f32; 3]], w: usize, h: usize, edge_ratio: f32) -
             *out = [n[0] * s, n[1] * s, n[2] * s];
         }
     });
-    normals
 }
 
 #[cfg(test)]

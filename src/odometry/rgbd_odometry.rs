@@ -26,6 +26,7 @@
 
 use nalgebra::{Isometry3, Matrix6, Vector6};
 
+use super::buffer_pool::BufferPool;
 use super::config::OdometryConfig;
 use super::pose_prior::{PosePrior, PriorTerm};
 use super::pyramid::RgbdPyramid;
@@ -200,13 +201,27 @@ impl RgbdOdometry {
     /// only downsampled, not built): level 0 of the result is level
     /// `first_level` of [`Self::prepare`]'s pyramid, bit for bit.
     pub fn prepare_from_level(&self, frame: &RgbdFrame, first_level: usize) -> Result<RgbdPyramid> {
-        let (intensity, depth_m) = self.undistorter.undistort_intensity_depth(frame)?;
-        RgbdPyramid::from_depth_intensity_from_level(
+        self.prepare_from_level_pooled(frame, first_level, &mut BufferPool::new())
+    }
+
+    /// [`Self::prepare_from_level`] drawing every image buffer from `pool`
+    /// (give the pyramid back with [`BufferPool::recycle`] when done).
+    pub(crate) fn prepare_from_level_pooled(
+        &self,
+        frame: &RgbdFrame,
+        first_level: usize,
+        pool: &mut BufferPool,
+    ) -> Result<RgbdPyramid> {
+        let (intensity, depth_m) = self
+            .undistorter
+            .undistort_intensity_depth_pooled(frame, pool)?;
+        RgbdPyramid::from_depth_intensity_from_level_pooled(
             self.undistorter.output_camera(),
             intensity,
             depth_m,
             &self.config.pyramid,
             first_level,
+            pool,
         )
     }
 

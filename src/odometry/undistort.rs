@@ -15,6 +15,7 @@
 
 use rayon::prelude::*;
 
+use super::buffer_pool::BufferPool;
 use crate::error::{Error, Result};
 use crate::geometry::PinholeCamera;
 use crate::sensor::RgbdFrame;
@@ -111,9 +112,15 @@ impl Undistorter {
     /// is recognisably invalid.
     pub fn undistort_bilinear(&self, image: &[f32]) -> Result<Vec<f32>> {
         self.check_len(image.len(), "image")?;
+        let mut out = Vec::new();
+        self.bilinear_into(image, &mut out);
+        Ok(out)
+    }
+
+    /// [`Self::undistort_bilinear`] into `out` (length checked by the caller).
+    fn bilinear_into(&self, image: &[f32], out: &mut Vec<f32>) {
         let w = self.input_camera.width as usize;
-        Ok(self
-            .bilinear
+        self.bilinear
             .par_iter()
             .with_min_len(4096)
             .map(|&(i, [a, b])| {
@@ -125,15 +132,21 @@ impl Undistorter {
                 let bottom = image[i + w] + a * (image[i + w + 1] - image[i + w]);
                 top + b * (bottom - top)
             })
-            .collect())
+            .collect_into_vec(out);
     }
 
     /// Remaps a depth image with nearest-neighbour sampling (never blends
     /// depths). Invalid depths stay invalid (`0`).
     pub fn undistort_depth(&self, depth_m: &[f32]) -> Result<Vec<f32>> {
         self.check_len(depth_m.len(), "depth")?;
-        Ok(self
-            .nearest
+        let mut out = Vec::new();
+        self.depth_into(depth_m, &mut out);
+        Ok(out)
+    }
+
+    /// [`Self::undistort_depth`] into `out` (length checked by the caller).
+    fn depth_into(&self, depth_m: &[f32], out: &mut Vec<f32>) {
+        self.nearest
             .par_iter()
             .with_min_len(4096)
             .map(|&i| {
@@ -147,7 +160,7 @@ impl Undistorter {
                     0.0
                 }
             })
-            .collect())
+            .collect_into_vec(out);
     }
 
     /// Undistorts a whole frame: colour bilinear per channel, depth nearest.
@@ -189,6 +202,16 @@ impl Undistorter {
     /// (nearest) of a frame — what the tracker consumes. Luma is linear in
     /// RGB, so undistorting luma equals the luma of the undistorted colour.
     pub fn undistort_intensity_depth(&self, frame: &RgbdFrame) -> Result<(Vec<f32>, Vec<f32>)> {
+        self.undistort_intensity_depth_pooled(frame, &mut BufferPool::new())
+    }
+
+    /// [`Self::undistort_intensity_depth`] drawing the images (and the
+    /// distorted luma, given back) from `pool`.
+    pub(crate) fn undistort_intensity_depth_pooled(
+        &self,
+        frame: &RgbdFrame,
+        pool: &mut BufferPool,
+    ) -> Result<(Vec<f32>, Vec<f32>)> {
         if frame.width != self.input_camera.width || frame.height != self.input_camera.height {
             return Err(Error::InvalidFrame {
                 frame: frame.timestamp,
@@ -198,8 +221,10 @@ impl Undistorter {
                 ),
             });
         }
+        let n = frame.color.len();
         // Same BT.601 luma as `RgbdFrame::intensity`, in parallel.
-        let intensity: Vec<f32> = frame
+        let mut intensity = pool.scalars(n);
+        frame
             .color
             .par_iter()
             .with_min_len(4096)
@@ -207,19 +232,25 @@ impl Undistorter {
                 (0.299 * f32::from(c[0]) + 0.587 * f32::from(c[1]) + 0.114 * f32::from(c[2]))
                     / 255.0
             })
-            .collect();
+            .collect_into_vec(&mut intensity);
+        let mut depth = pool.scalars(frame.depth_m.len());
         if self.input_camera.distortion.is_identity() {
-            let depth = frame
-                .depth_m
-                .iter()
-                .map(|&d| if RgbdFrame::is_valid_depth(d) { d } else { 0.0 })
-                .collect();
+            depth.extend(frame.depth_m.iter().map(|&d| {
+                if RgbdFrame::is_valid_depth(d) {
+                    d
+                } else {
+                    0.0
+                }
+            }));
             return Ok((intensity, depth));
         }
-        Ok((
-            self.undistort_bilinear(&intensity)?,
-            self.undistort_depth(&frame.depth_m)?,
-        ))
+        self.check_len(intensity.len(), "image")?;
+        self.check_len(frame.depth_m.len(), "depth")?;
+        let mut undistorted = pool.scalars(n);
+        self.bilinear_into(&intensity, &mut undistorted);
+        pool.give_scalars(intensity);
+        self.depth_into(&frame.depth_m, &mut depth);
+        Ok((undistorted, depth))
     }
 }
 

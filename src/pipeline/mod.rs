@@ -305,11 +305,18 @@ impl Pipeline {
         // 6. Mesh the dirty blocks; 7. scene graph every N frames / seconds.
         self.update_mesh_and_graph(frame, &tracked, &mut timing)?;
 
-        if !tracked.status.is_lost() {
-            self.reference = Some(Reference {
+        // The replaced (or unused) pyramid's buffers serve the next frame.
+        let unused = if tracked.status.is_lost() {
+            Some(current)
+        } else {
+            let replaced = self.reference.replace(Reference {
                 pyramid: current,
                 world_from_camera: tracked.world_from_camera,
             });
+            replaced.map(|r| r.pyramid)
+        };
+        if let Some(pyramid) = unused {
+            self.tracker.recycle(pyramid);
         }
         let result = self.record(frame, tracked, is_keyframe, integrated, timing, started);
         // 8. Correct: new loop closures → pose graph, poses and map follow.
@@ -355,8 +362,11 @@ impl Pipeline {
         let is_keyframe = self.decide(frame, pyramid.as_ref(), &tracked)?;
         let integrated = self.integrate(frame, &tracked, &mut timing)?;
         self.update_mesh_and_graph(frame, &tracked, &mut timing)?;
-        self.reference = None;
-        self.cached_view = None;
+        let unused = self.reference.take().map(|r| r.pyramid).into_iter();
+        let cached = self.cached_view.take().map(|c| c.view.pyramid);
+        for pyramid in unused.chain(cached).chain(pyramid) {
+            self.tracker.recycle(pyramid);
+        }
         let result = self.record(frame, tracked, is_keyframe, integrated, timing, started);
         self.after_frame(frame, result)
     }

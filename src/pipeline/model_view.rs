@@ -14,8 +14,9 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::geometry::PinholeCamera;
+use crate::odometry::buffer_pool::BufferPool;
 use crate::odometry::{OdometryConfig, PyramidLevel, RgbdOdometry, RgbdPyramid};
-use crate::tsdf::{Raycaster, TsdfVolume};
+use crate::tsdf::{RaycastImage, Raycaster, TsdfVolume};
 
 /// The dense tracker working on pyramids that start at `level`.
 #[derive(Clone, Debug)]
@@ -31,6 +32,14 @@ pub(crate) struct ModelTracker {
     raycaster: Raycaster,
     /// Reused buffer of the ray-cast depth hint.
     hint_depth_m: Vec<f32>,
+    /// Reused ray-cast image.
+    image: RaycastImage,
+    /// Reused model-view vertices and normals (camera frame).
+    view_vertices: Vec<[f32; 3]>,
+    view_normals: Vec<[f32; 3]>,
+    /// Spare pyramid buffers: pyramids are built from it and given back to
+    /// it ([`Self::recycle`]), so frames do not allocate fresh images.
+    pool: BufferPool,
 }
 
 /// A rendered model view as a reference pyramid.
@@ -62,14 +71,26 @@ impl ModelTracker {
             model_camera,
             raycaster: Raycaster::new(),
             hint_depth_m: Vec::new(),
+            image: RaycastImage::default(),
+            view_vertices: Vec::new(),
+            view_normals: Vec::new(),
+            pool: BufferPool::new(),
         })
     }
 
     /// Undistorts `frame` and builds its pyramid from `level` down.
-    pub(crate) fn prepare(&self, frame: &crate::sensor::RgbdFrame) -> Result<RgbdPyramid> {
+    pub(crate) fn prepare(&mut self, frame: &crate::sensor::RgbdFrame) -> Result<RgbdPyramid> {
         // The dropped levels are only downsampled (no gradients, vertices,
         // normals): same result as building all levels and draining.
-        self.full.prepare_from_level(frame, self.level)
+        self.full
+            .prepare_from_level_pooled(frame, self.level, &mut self.pool)
+    }
+
+    /// Gives a pyramid that is no longer needed (a used model view, a
+    /// replaced reference frame) back for the next [`Self::prepare`] or
+    /// [`Self::render`].
+    pub(crate) fn recycle(&mut self, pyramid: RgbdPyramid) {
+        self.pool.recycle(pyramid);
     }
 
     /// Ray-casts `volume` at `world_from_camera` and converts the image into
@@ -87,32 +108,35 @@ impl ModelTracker {
         hint: Option<(&PyramidLevel, &Isometry3<f64>)>,
     ) -> Result<ModelView> {
         let camera = self.model_camera;
-        let image = match hint {
+        let hint = match hint {
             Some((level, world_from_source)) if level.camera == camera => {
                 let camera_from_source = world_from_camera.inverse() * world_from_source;
                 warp_depth(level, &camera_from_source, &mut self.hint_depth_m);
-                self.raycaster.render_with_hint(
-                    volume,
-                    &camera,
-                    world_from_camera,
-                    &self.hint_depth_m,
-                )?
+                Some(self.hint_depth_m.as_slice())
             }
-            _ => self.raycaster.render(volume, &camera, world_from_camera)?,
+            _ => None,
         };
+        let image = &mut self.image;
+        self.raycaster
+            .render_into(volume, &camera, world_from_camera, hint, image)?;
         let camera_from_world = world_from_camera.inverse().rotation.to_rotation_matrix();
         let camera_from_world = camera_from_world.matrix().cast::<f32>();
         let width = camera.width as usize;
         let n = image.depth_m.len();
-        let mut vertices = vec![[f32::NAN; 3]; n];
-        let mut normals = vec![[f32::NAN; 3]; n];
-        let mut intensity = vec![0.0_f32; n];
+        let (vertices, normals) = (&mut self.view_vertices, &mut self.view_normals);
+        vertices.clear();
+        vertices.resize(n, [f32::NAN; 3]);
+        normals.clear();
+        normals.resize(n, [f32::NAN; 3]);
+        let mut intensity = self.pool.scalars(n);
+        intensity.resize(n, 0.0);
         let (fx, fy, cx, cy) = (
             camera.fx as f32,
             camera.fy as f32,
             camera.cx as f32,
             camera.cy as f32,
         );
+        let image = &*image;
         let hits: usize = vertices
             .par_chunks_mut(width)
             .zip(normals.par_chunks_mut(width))
@@ -140,12 +164,13 @@ impl ModelTracker {
                 hits
             })
             .sum();
-        let pyramid = RgbdPyramid::from_model_view(
+        let pyramid = RgbdPyramid::from_model_view_pooled(
             &camera,
-            &vertices,
-            &normals,
+            vertices,
+            normals,
             intensity,
             &self.reduced.config().pyramid,
+            &mut self.pool,
         )?;
         Ok(ModelView {
             pyramid,
@@ -239,11 +264,10 @@ mod tests {
     #[test]
     fn reduced_pyramids_are_compatible_with_model_views() {
         let camera = PinholeCamera::tum_freiburg1();
-        let tracker = ModelTracker::new(&camera, &OdometryConfig::default(), 1).unwrap();
+        let mut tracker = ModelTracker::new(&camera, &OdometryConfig::default(), 1).unwrap();
         assert_eq!(tracker.model_camera.width, 320);
         let frame = plane_frame();
         let current = tracker.prepare(&frame).unwrap();
-        let mut tracker = tracker;
         let volume = TsdfVolume::new(TsdfConfig::default()).unwrap();
         let view = tracker
             .render(&volume, &Isometry3::identity(), None)
@@ -258,7 +282,7 @@ mod tests {
     #[test]
     fn warp_depth_moves_a_plane() {
         let camera = PinholeCamera::tum_freiburg1();
-        let tracker = ModelTracker::new(&camera, &OdometryConfig::default(), 1).unwrap();
+        let mut tracker = ModelTracker::new(&camera, &OdometryConfig::default(), 1).unwrap();
         let frame = plane_frame();
         let pyramid = tracker.prepare(&frame).unwrap();
         let level = &pyramid.levels[0];

@@ -137,11 +137,15 @@ impl Pipeline {
                     let view = self.tracker.render(&self.volume, world_from_guess, hint)?;
                     timing.model_view_ms += elapsed_ms(clock);
                     self.counters.model_views += 1;
-                    self.cached_view = Some(CachedView {
+                    let fresh = CachedView {
                         view,
                         world_from_view: *world_from_guess,
                         reuses: 0,
-                    });
+                    };
+                    // The old view's buffers serve the next frame.
+                    if let Some(old) = self.cached_view.replace(fresh) {
+                        self.tracker.recycle(old.view.pyramid);
+                    }
                 }
             }
             let usable = self
@@ -174,7 +178,7 @@ impl Pipeline {
                 };
                 if status.is_lost() {
                     // Retries and relocalisation render afresh.
-                    self.cached_view = None;
+                    self.drop_cached_view();
                 }
                 return Ok(Tracked {
                     world_from_camera,
@@ -184,7 +188,7 @@ impl Pipeline {
                 });
             }
             // Too sparse to track against: not worth keeping either.
-            self.cached_view = None;
+            self.drop_cached_view();
         }
         let Some(reference) = &self.reference else {
             let required = self.config.odometry.thresholds.min_residuals;
@@ -216,6 +220,14 @@ impl Pipeline {
             source: TrackingSource::FrameToFrame,
             quality: Some(result.quality),
         })
+    }
+
+    /// Forgets the cached model view (the next model-tracked frame renders
+    /// afresh) and recycles its buffers.
+    pub(super) fn drop_cached_view(&mut self) {
+        if let Some(old) = self.cached_view.take() {
+            self.tracker.recycle(old.view.pyramid);
+        }
     }
 
     /// Loss detection that the tracker's own inlier ratio cannot provide:

@@ -61,6 +61,18 @@ pub struct IntegrationStats {
 #[derive(Clone, Debug, Default)]
 pub struct TsdfIntegrator {
     tables: CameraTableCache,
+    /// Per-frame buffers kept across calls (a fresh zeroed image per frame
+    /// costs its page faults every time).
+    scratch: Scratch,
+}
+
+/// The buffers of one [`TsdfIntegrator::integrate`] call, reused.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    virtual_depth_m: Vec<f32>,
+    near_edge: Vec<bool>,
+    work: Vec<(BlockIndex, Box<Block>, bool)>,
+    results: Vec<(usize, bool)>,
 }
 
 /// Everything the per-block update reads, in f32.
@@ -135,13 +147,21 @@ impl TsdfIntegrator {
 
         // Take the touched blocks out of the map so they can be updated in
         // parallel without aliasing; new ones start as "unobserved".
-        let mut work: Vec<(BlockIndex, Box<Block>, bool)> = candidates
-            .iter()
-            .map(|idx| match volume.blocks.remove(idx) {
-                Some(block) => (*idx, block, true),
-                None => (*idx, Box::default(), false),
-            })
-            .collect();
+        let Scratch {
+            virtual_depth_m,
+            near_edge,
+            work,
+            results,
+        } = &mut self.scratch;
+        work.clear();
+        work.extend(
+            candidates
+                .iter()
+                .map(|idx| match volume.blocks.remove(idx) {
+                    Some(block) => (*idx, block, true),
+                    None => (*idx, Box::default(), false),
+                }),
+        );
 
         // Depth resampled into the virtual pinhole grid (0 = invalid), so a
         // voxel costs one random read instead of two dependent ones.
@@ -149,7 +169,8 @@ impl TsdfIntegrator {
             config.min_integration_depth_m,
             config.max_integration_depth_m,
         );
-        let mut virtual_depth_m = vec![0.0_f32; tables.virtual_to_pixel.len()];
+        virtual_depth_m.clear();
+        virtual_depth_m.resize(tables.virtual_to_pixel.len(), 0.0);
         virtual_depth_m
             .par_chunks_mut(4096)
             .zip(tables.virtual_to_pixel.par_chunks(4096))
@@ -163,16 +184,16 @@ impl TsdfIntegrator {
                     }
                 }
             });
-        let near_edge = if config.behind_surface_dropoff {
+        near_edge.clear();
+        if config.behind_surface_dropoff {
             depth_edge_mask(
-                &virtual_depth_m,
+                virtual_depth_m,
                 tables.virtual_width,
                 DROPOFF_EDGE_RADIUS_CELLS,
                 config.truncation_distance_m,
-            )
-        } else {
-            Vec::new()
-        };
+                near_edge,
+            );
+        }
         let camera_from_world = world_from_camera.inverse();
         let (fx, fy) = (camera.fx as f32, camera.fy as f32);
         let ctx = UpdateContext {
@@ -187,8 +208,8 @@ impl TsdfIntegrator {
             fy,
             cu: 0.5 - tables.virtual_origin[0] * fx,
             cv: 0.5 - tables.virtual_origin[1] * fy,
-            virtual_depth_m: &virtual_depth_m,
-            near_edge: &near_edge,
+            virtual_depth_m,
+            near_edge,
             color: &frame.color,
             voxel_size_m: config.voxel_size_m,
             truncation_m: config.truncation_distance_m,
@@ -196,10 +217,9 @@ impl TsdfIntegrator {
             max_weight: config.max_weight,
             dropoff_start_m: config.behind_surface_dropoff.then_some(config.voxel_size_m),
         };
-        let results: Vec<(usize, bool)> = work
-            .par_iter_mut()
+        work.par_iter_mut()
             .map(|(idx, block, _)| update_block(*idx, block, &ctx))
-            .collect();
+            .collect_into_vec(results);
 
         let mut stats = IntegrationStats {
             valid_pixels,
@@ -207,7 +227,7 @@ impl TsdfIntegrator {
             blocks_touched: work.len(),
             ..IntegrationStats::default()
         };
-        for ((idx, block, existed), (updated, keep)) in work.into_iter().zip(results) {
+        for ((idx, block, existed), (updated, keep)) in work.drain(..).zip(results.drain(..)) {
             stats.voxels_updated += updated;
             stats.blocks_allocated += usize::from(!existed);
             if keep {
@@ -315,9 +335,17 @@ pub(crate) fn behind_surface_weight(sdf_m: f32, truncation_m: f32, dropoff_start
 /// Marks the valid virtual cells with a cell within `radius` (Chebyshev
 /// distance) whose depth is invalid or more than `jump_m` farther than the
 /// cell's own: the near side of a depth discontinuity.
-fn depth_edge_mask(depth_m: &[f32], width: usize, radius: usize, jump_m: f32) -> Vec<bool> {
+/// Written into `mask` (resized to the image).
+fn depth_edge_mask(
+    depth_m: &[f32],
+    width: usize,
+    radius: usize,
+    jump_m: f32,
+    mask: &mut Vec<bool>,
+) {
     let height = depth_m.len() / width.max(1);
-    let mut mask = vec![false; depth_m.len()];
+    mask.clear();
+    mask.resize(depth_m.len(), false);
     mask.par_chunks_mut(width.max(1))
         .enumerate()
         .for_each(|(v, row)| {
@@ -335,7 +363,6 @@ fn depth_edge_mask(depth_m: &[f32], width: usize, radius: usize, jump_m: f32) ->
                 });
             }
         });
-    mask
 }
 
 /// Updates one block; returns (voxels updated, keep block).

@@ -37,7 +37,7 @@ use crate::geometry::PinholeCamera;
 /// depth along the optical axis, the surface normal **in the world frame**
 /// (unit length, pointing towards free space), the fused colour and whether
 /// the ray hit a surface. Misses have depth `0.0`, a zero normal and black.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct RaycastImage {
     /// Image width in pixels.
     pub width: u32,
@@ -119,7 +119,9 @@ impl Raycaster {
         camera: &PinholeCamera,
         world_from_camera: &Isometry3<f64>,
     ) -> Result<RaycastImage> {
-        self.render_impl(volume, camera, world_from_camera, None)
+        let mut image = RaycastImage::default();
+        self.render_into(volume, camera, world_from_camera, None, &mut image)?;
+        Ok(image)
     }
 
     /// [`render`](Self::render) with a per-pixel prediction of the depth
@@ -147,23 +149,39 @@ impl Raycaster {
         world_from_camera: &Isometry3<f64>,
         hint_depth_m: &[f32],
     ) -> Result<RaycastImage> {
-        let n = camera.width as usize * camera.height as usize;
-        if hint_depth_m.len() != n {
-            return Err(Error::InvalidArgument(format!(
-                "ray-cast depth hint has {} pixels, the camera {n}",
-                hint_depth_m.len()
-            )));
-        }
-        self.render_impl(volume, camera, world_from_camera, Some(hint_depth_m))
+        let mut image = RaycastImage::default();
+        self.render_into(
+            volume,
+            camera,
+            world_from_camera,
+            Some(hint_depth_m),
+            &mut image,
+        )?;
+        Ok(image)
     }
 
-    fn render_impl(
+    /// [`render`](Self::render) (`hint_depth_m = None`) or
+    /// [`render_with_hint`](Self::render_with_hint) into `image`, reusing
+    /// its buffers: for per-frame rendering without allocating (and
+    /// page-faulting) fresh images. Every field of `image` is overwritten;
+    /// the result equals the other entry points' bit for bit.
+    pub fn render_into(
         &mut self,
         volume: &TsdfVolume,
         camera: &PinholeCamera,
         world_from_camera: &Isometry3<f64>,
         hint_depth_m: Option<&[f32]>,
-    ) -> Result<RaycastImage> {
+        image: &mut RaycastImage,
+    ) -> Result<()> {
+        if let Some(hint) = hint_depth_m {
+            let n = camera.width as usize * camera.height as usize;
+            if hint.len() != n {
+                return Err(Error::InvalidArgument(format!(
+                    "ray-cast depth hint has {} pixels, the camera {n}",
+                    hint.len()
+                )));
+            }
+        }
         camera.validate()?;
         let tables = self.tables.tables(camera);
         let rays = &tables.rays;
@@ -174,9 +192,21 @@ impl Raycaster {
         ));
         let (width, height) = (camera.width as usize, camera.height as usize);
         let n = width * height;
-        let mut depth_m = vec![0.0_f32; n];
-        let mut normals_world = vec![Vector3::zeros(); n];
-        let mut colors = vec![[0_u8; 3]; n];
+        let RaycastImage {
+            width: image_width,
+            height: image_height,
+            depth_m,
+            normals_world,
+            colors,
+            hit,
+        } = image;
+        (*image_width, *image_height) = (camera.width, camera.height);
+        depth_m.clear();
+        depth_m.resize(n, 0.0);
+        normals_world.clear();
+        normals_world.resize(n, Vector3::zeros());
+        colors.clear();
+        colors.resize(n, [0; 3]);
         let (ranges, marched) = if self.skip_empty_space {
             let (ranges, marched) =
                 visible_blocks(volume, &tables, world_from_camera, min_m.max(1e-3), max_m);
@@ -256,15 +286,9 @@ impl Raycaster {
                     }
                 }
             });
-        let hit = depth_m.iter().map(|&d| d > 0.0).collect();
-        Ok(RaycastImage {
-            width: camera.width,
-            height: camera.height,
-            depth_m,
-            normals_world,
-            colors,
-            hit,
-        })
+        hit.clear();
+        hit.extend(depth_m.iter().map(|&d| d > 0.0));
+        Ok(())
     }
 }
 

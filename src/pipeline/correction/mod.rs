@@ -446,7 +446,9 @@ impl Pipeline {
         }
 
         // The map is rebuilt and the world re-anchored: render afresh.
-        self.cached_view = None;
+        if let Some(old) = self.cached_view.take() {
+            self.tracker.recycle(old.view.pyramid);
+        }
         // The map follows: rebuild from the stored frames.
         let mut report = LoopCorrectionReport {
             timestamp,
