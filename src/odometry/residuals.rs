@@ -19,7 +19,9 @@
 use rayon::prelude::*;
 
 use super::config::{OdometryConfig, RobustLoss};
-pub(crate) use super::normal_equations::{NormalEquations, RowSums};
+pub(crate) use super::normal_equations::NormalEquations;
+use super::normal_equations::RowSums4;
+use super::normal_equations::TermStats;
 use super::pyramid::PyramidLevel;
 
 /// Analytic Jacobian of the photometric residual w.r.t. the right
@@ -123,10 +125,45 @@ fn rotate_transposed(r: &[f32; 9], p: [f32; 3]) -> [f32; 3] {
     ]
 }
 
+/// Per-level constants of [`Problem::pixel`], hoisted out of the pixel loop.
+#[derive(Clone, Copy)]
+struct Projection {
+    fx: f32,
+    fy: f32,
+    cx: f32,
+    cy: f32,
+    /// Current image width.
+    w: usize,
+    /// Bilinear footprint bounds: `u < u_end`, `v < v_end`.
+    u_end: f32,
+    v_end: f32,
+}
+
 impl Problem<'_> {
+    fn projection(&self) -> Projection {
+        let cur = self.current;
+        let cam = &cur.camera;
+        let (w, h) = (cur.width(), cur.height());
+        Projection {
+            fx: cam.fx as f32,
+            fy: cam.fy as f32,
+            cx: cam.cx as f32,
+            cy: cam.cy as f32,
+            w,
+            u_end: w.saturating_sub(2) as f32,
+            v_end: h.saturating_sub(2) as f32,
+        }
+    }
+
     /// Evaluates both residuals at reference pixel index `i`.
-    #[inline(always)]
+    #[cfg(test)]
     pub fn pixel(&self, i: usize) -> PixelResiduals {
+        self.pixel_at(&self.projection(), i)
+    }
+
+    /// [`Self::pixel`] with the level constants precomputed.
+    #[inline(always)]
+    fn pixel_at(&self, proj: &Projection, i: usize) -> PixelResiduals {
         let mut out = PixelResiduals::default();
         let q = self.reference.vertices[i];
         // `!(z > 0)` on purpose: also rejects NaN (invalid vertex).
@@ -138,21 +175,21 @@ impl Problem<'_> {
         if !is_positive(p[2]) {
             return out;
         }
-        let cam = &cur.camera;
-        let (fx, fy) = (cam.fx as f32, cam.fy as f32);
+        let (fx, fy, w) = (proj.fx, proj.fy, proj.w);
         let inv_z = 1.0 / p[2];
-        let u = fx * p[0] * inv_z + cam.cx as f32;
-        let v = fy * p[1] * inv_z + cam.cy as f32;
-        let (w, h) = (cur.width(), cur.height());
+        let u = fx * p[0] * inv_z + proj.cx;
+        let v = fy * p[1] * inv_z + proj.cy;
         // Bilinear footprint [u0, u0+1] must be inside and off the border
         // (gradients are zero on the outermost pixels).
-        let inside = u >= 1.0 && v >= 1.0 && u < (w - 2) as f32 && v < (h - 2) as f32;
+        let inside = u >= 1.0 && v >= 1.0 && u < proj.u_end && v < proj.v_end;
 
         if self.use_photometric {
             let i_ref = self.reference.intensity[i];
             out.photometric_candidate = i_ref.is_finite();
             if inside && out.photometric_candidate {
-                let (u0, v0) = (u as usize, v as usize);
+                // `inside` bounds u, v to [1, w − 2): the i32 conversion is
+                // exact and cheaper than the saturating one to usize.
+                let (u0, v0) = (u as i32 as usize, v as i32 as usize);
                 let (a, b) = (u - u0 as f32, v - v0 as f32);
                 let k = v0 * w + u0;
                 let img = &cur.intensity_gradient;
@@ -174,7 +211,7 @@ impl Problem<'_> {
             let n_ref = self.reference.normals[i];
             out.point_to_plane_candidate = n_ref[0].is_finite();
             if inside && out.point_to_plane_candidate {
-                let j = (v + 0.5) as usize * w + (u + 0.5) as usize;
+                let j = (v + 0.5) as i32 as usize * w + (u + 0.5) as i32 as usize;
                 let s = cur.vertices[j];
                 let n_cur = cur.normals[j];
                 if s[2] > 0.0 && n_cur[0].is_finite() {
@@ -202,51 +239,56 @@ impl Problem<'_> {
     /// in parallel: each rayon task folds rows into its own 6×6 + 6 sums,
     /// which are then reduced.
     pub fn accumulate(&self, scales: Scales, config: &OdometryConfig) -> NormalEquations {
-        let loss = config.robust_loss;
+        // One monomorphised pixel loop per loss (no match per residual); the
+        // constant variant folds `weight`/`loss` to one formula each.
+        match config.robust_loss {
+            RobustLoss::Squared => {
+                self.accumulate_with(scales, config, |r: f64| (1.0, 0.5 * r * r))
+            }
+            RobustLoss::Huber { k } => {
+                self.accumulate_with(scales, config, move |r: f64| huber(k, r))
+            }
+            RobustLoss::StudentT { nu } => self.accumulate_with(scales, config, move |r: f64| {
+                let loss = RobustLoss::StudentT { nu };
+                (loss.weight(r), loss.loss(r))
+            }),
+        }
+    }
+
+    /// [`Self::accumulate`] for one robust loss `r ↦ (w(r), ρ(r))`.
+    fn accumulate_with(
+        &self,
+        scales: Scales,
+        config: &OdometryConfig,
+        loss: impl Fn(f64) -> (f64, f64) + Sync + Copy,
+    ) -> NormalEquations {
         let lambda = config.photometric_weight;
         let inlier = config.inlier_threshold_sigma;
         let (w, h) = (self.reference.width(), self.reference.height());
         let stride = self.stride.max(1);
-        let inv_photo = 1.0 / scales.photometric;
-        let inv_icp = 1.0 / scales.point_to_plane_m;
+        let proj = self.projection();
+        let photo = TermScale::new(scales.photometric, lambda, inlier);
+        let icp = TermScale::new(scales.point_to_plane_m, 1.0, inlier);
         (0..h.div_ceil(stride))
             .into_par_iter()
             .with_min_len(4)
             .fold(NormalEquations::default, |mut acc, row| {
                 let v = row * stride;
-                let mut sums = RowSums::default();
+                let mut sums = RowSums4::default();
+                let mut cost = acc.cost;
                 for u in (0..w).step_by(stride) {
-                    let px = self.pixel(v * w + u);
+                    let px = self.pixel_at(&proj, v * w + u);
                     acc.photometric.candidates += usize::from(px.photometric_candidate);
                     acc.point_to_plane.candidates += usize::from(px.point_to_plane_candidate);
                     if let Some((r, j)) = px.photometric {
-                        add_term(
-                            &mut acc,
-                            &mut sums,
-                            TermSel::Photometric,
-                            r,
-                            &j,
-                            inv_photo,
-                            lambda,
-                            loss,
-                            inlier,
-                        );
+                        cost += photo.add(&mut acc.photometric, &mut sums, r, &j, loss);
                     }
                     if let Some((r, j)) = px.point_to_plane {
-                        add_term(
-                            &mut acc,
-                            &mut sums,
-                            TermSel::PointToPlane,
-                            r,
-                            &j,
-                            inv_icp,
-                            1.0,
-                            loss,
-                            inlier,
-                        );
+                        cost += icp.add(&mut acc.point_to_plane, &mut sums, r, &j, loss);
                     }
                 }
-                acc.add_row(&sums);
+                acc.cost = cost;
+                acc.add_row(&sums.unpack());
                 acc
             })
             .reduce(NormalEquations::default, NormalEquations::merge)
@@ -259,9 +301,10 @@ impl Problem<'_> {
         let grid = ((w * h) as f64 / 4000.0).sqrt().floor().max(1.0) as usize;
         let mut photo = Vec::new();
         let mut icp = Vec::new();
+        let proj = self.projection();
         for v in (0..h).step_by(grid) {
             for u in (0..w).step_by(grid) {
-                let px = self.pixel(v * w + u);
+                let px = self.pixel_at(&proj, v * w + u);
                 if let Some((r, _)) = px.photometric {
                     photo.push(r.abs());
                 }
@@ -277,41 +320,59 @@ impl Problem<'_> {
     }
 }
 
+/// Scale, weight and inlier gate of one residual term.
 #[derive(Clone, Copy)]
-enum TermSel {
-    Photometric,
-    PointToPlane,
-}
-
-/// Adds one residual, normalised by its scale, with IRLS weight
-/// `λ · w(r/σ)`.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn add_term(
-    acc: &mut NormalEquations,
-    sums: &mut RowSums,
-    term: TermSel,
-    r: f32,
-    j: &[f32; 6],
+struct TermScale {
     inv_sigma: f64,
     lambda: f64,
-    loss: RobustLoss,
     inlier: f64,
-) {
-    let r = f64::from(r);
-    let rs = r * inv_sigma;
-    let weight = lambda * loss.weight(rs) * inv_sigma * inv_sigma;
-    // H += w J̃ᵀJ̃ with J̃ = J/σ, b += w J̃ᵀ r̃: fold 1/σ² into the weight and
-    // use the raw J, r.
-    sums.add(j, r as f32, weight as f32);
-    acc.cost += lambda * loss.loss(rs);
-    let stats = match term {
-        TermSel::Photometric => &mut acc.photometric,
-        TermSel::PointToPlane => &mut acc.point_to_plane,
-    };
-    stats.count += 1;
-    stats.sum_sq += r * r;
-    stats.inliers += usize::from(rs.abs() < inlier);
+}
+
+impl TermScale {
+    fn new(sigma: f64, lambda: f64, inlier: f64) -> Self {
+        Self {
+            inv_sigma: 1.0 / sigma,
+            lambda,
+            inlier,
+        }
+    }
+
+    /// Adds one residual, normalised by its scale, with IRLS weight
+    /// `λ · w(r/σ)`; returns its robust cost `λ ρ(r/σ)`.
+    #[inline(always)]
+    fn add(
+        &self,
+        stats: &mut TermStats,
+        sums: &mut RowSums4,
+        r: f32,
+        j: &[f32; 6],
+        loss: impl Fn(f64) -> (f64, f64),
+    ) -> f64 {
+        let inv_sigma = self.inv_sigma;
+        let r = f64::from(r);
+        let rs = r * inv_sigma;
+        let (w, rho) = loss(rs);
+        let weight = self.lambda * w * inv_sigma * inv_sigma;
+        // H += w J̃ᵀJ̃ with J̃ = J/σ, b += w J̃ᵀ r̃: fold 1/σ² into the weight and
+        // use the raw J, r.
+        sums.add(j, r as f32, weight as f32);
+        stats.count += 1;
+        stats.sum_sq += r * r;
+        stats.inliers += usize::from(rs.abs() < self.inlier);
+        self.lambda * rho
+    }
+}
+
+/// `(w(r), ρ(r))` of [`RobustLoss::Huber`] without branches (the inlier
+/// test is data dependent and mispredicts): `min(1, k/|r|)` equals the
+/// weight bit for bit (`k/|r| ≥ 1` exactly when `|r| ≤ k`; `k/0 = ∞`).
+#[inline(always)]
+fn huber(k: f64, r: f64) -> (f64, f64) {
+    let a = r.abs();
+    let weight = (k / a).min(1.0);
+    let quadratic = 0.5 * r * r;
+    let linear = k * (a - 0.5 * k);
+    (weight, if a <= k { quadratic } else { linear })
 }
 
 /// Median of non-negative values (0 for an empty slice).
@@ -365,6 +426,21 @@ mod tests {
         let dv =
             -0.2 * 0.07 * (0.05 * u).sin() * (0.07 * v).sin() + 0.1 * 0.03 * (0.03 * (u + v)).cos();
         (value, [du, dv])
+    }
+
+    #[test]
+    fn branchless_huber_equals_the_configured_loss_bit_for_bit() {
+        let mut rng = Rng::new(3);
+        for k in [0.5, 1.345, 3.0] {
+            let loss = RobustLoss::Huber { k };
+            let mut values = vec![0.0, -0.0, k, -k, f64::MIN_POSITIVE];
+            values.extend((0..2000).map(|_| 4.0 * rng.next()));
+            for r in values {
+                let (w, rho) = huber(k, r);
+                assert_eq!(w.to_bits(), loss.weight(r).to_bits(), "w({r})");
+                assert_eq!(rho.to_bits(), loss.loss(r).to_bits(), "rho({r})");
+            }
+        }
     }
 
     #[test]
