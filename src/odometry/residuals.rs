@@ -299,20 +299,29 @@ impl Problem<'_> {
     pub fn estimate_scales(&self, config: &OdometryConfig) -> Scales {
         let (w, h) = (self.reference.width(), self.reference.height());
         let grid = ((w * h) as f64 / 4000.0).sqrt().floor().max(1.0) as usize;
-        let mut photo = Vec::new();
-        let mut icp = Vec::new();
         let proj = self.projection();
-        for v in (0..h).step_by(grid) {
-            for u in (0..w).step_by(grid) {
-                let px = self.pixel_at(&proj, v * w + u);
-                if let Some((r, _)) = px.photometric {
-                    photo.push(r.abs());
+        // Rows in parallel (it runs on the critical path before every
+        // level); the median does not depend on the samples' order.
+        let rows: Vec<(Vec<f32>, Vec<f32>)> = (0..h.div_ceil(grid))
+            .into_par_iter()
+            .with_min_len(4)
+            .map(|row| {
+                let v = row * grid;
+                let (mut photo, mut icp) = (Vec::new(), Vec::new());
+                for u in (0..w).step_by(grid) {
+                    let px = self.pixel_at(&proj, v * w + u);
+                    if let Some((r, _)) = px.photometric {
+                        photo.push(r.abs());
+                    }
+                    if let Some((r, _)) = px.point_to_plane {
+                        icp.push(r.abs());
+                    }
                 }
-                if let Some((r, _)) = px.point_to_plane {
-                    icp.push(r.abs());
-                }
-            }
-        }
+                (photo, icp)
+            })
+            .collect();
+        let mut photo: Vec<f32> = rows.iter().flat_map(|r| r.0.iter().copied()).collect();
+        let mut icp: Vec<f32> = rows.iter().flat_map(|r| r.1.iter().copied()).collect();
         Scales {
             photometric: (1.4826 * median(&mut photo)).max(config.min_photometric_sigma),
             point_to_plane_m: (1.4826 * median(&mut icp)).max(config.min_point_to_plane_sigma_m),
