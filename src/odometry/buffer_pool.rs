@@ -83,13 +83,14 @@ impl<T> Shelf<T> {
     }
 }
 
-/// Spare per-pixel buffers: scalar images (intensity, depth) and 3-vector
-/// images (gradients, vertices, normals). Not shared between threads: one
+/// Spare per-pixel buffers: scalar images (intensity, depth), 3-vector
+/// images (vertices, normals) and 4-vector images (intensity gradients). Not shared between threads: one
 /// pool per tracker.
 #[derive(Debug, Default)]
 pub(crate) struct BufferPool {
     scalars: Shelf<f32>,
     points: Shelf<[f32; 3]>,
+    quads: Shelf<[f32; 4]>,
 }
 
 impl Clone for BufferPool {
@@ -115,6 +116,11 @@ impl BufferPool {
         self.points.take(len)
     }
 
+    /// An empty 4-vector buffer with capacity for `len` values.
+    pub(crate) fn quads(&mut self, len: usize) -> Vec<[f32; 4]> {
+        self.quads.take(len)
+    }
+
     /// Gives back a scalar buffer.
     pub(crate) fn give_scalars(&mut self, buffer: Vec<f32>) {
         self.scalars.give(buffer);
@@ -123,6 +129,11 @@ impl BufferPool {
     /// Gives back a 3-vector buffer.
     pub(crate) fn give_points(&mut self, buffer: Vec<[f32; 3]>) {
         self.points.give(buffer);
+    }
+
+    /// Gives back a 4-vector buffer.
+    pub(crate) fn give_quads(&mut self, buffer: Vec<[f32; 4]>) {
+        self.quads.give(buffer);
     }
 
     /// Gives back every buffer of a level.
@@ -137,7 +148,7 @@ impl BufferPool {
         } = level;
         self.give_scalars(intensity);
         self.give_scalars(depth_m);
-        self.give_points(intensity_gradient);
+        self.give_quads(intensity_gradient);
         self.give_points(vertices);
         self.give_points(normals);
     }
@@ -204,7 +215,10 @@ mod tests {
             assert_eq!(a.camera, b.camera);
             assert_eq!(bits(&a.intensity), bits(&b.intensity));
             assert_eq!(bits(&a.depth_m), bits(&b.depth_m));
-            assert_eq!(bits3(&a.intensity_gradient), bits3(&b.intensity_gradient));
+            let bits4 = |v: &[[f32; 4]]| -> Vec<[u32; 4]> {
+                v.iter().map(|p| p.map(f32::to_bits)).collect()
+            };
+            assert_eq!(bits4(&a.intensity_gradient), bits4(&b.intensity_gradient));
             assert_eq!(bits3(&a.vertices), bits3(&b.vertices));
             assert_eq!(bits3(&a.normals), bits3(&b.normals));
         }

@@ -51,10 +51,11 @@ pub struct PyramidLevel {
     pub camera: PinholeCamera,
     /// Intensity in 0..1.
     pub intensity: Vec<f32>,
-    /// `(I, ∂I/∂u, ∂I/∂v)` per pixel, interleaved so the tracker's bilinear
-    /// lookup touches one array (gradients are central differences in this
-    /// level's pixels, 0 on the outermost pixels).
-    pub intensity_gradient: Vec<[f32; 3]>,
+    /// `(I, ∂I/∂u, ∂I/∂v, 0)` per pixel, interleaved so the tracker's
+    /// bilinear lookup touches one array, and padded to four lanes so it
+    /// interpolates all three in one vector operation (gradients are central
+    /// differences in this level's pixels, 0 on the outermost pixels).
+    pub intensity_gradient: Vec<[f32; 4]>,
     /// Depth along the optical axis, metres; 0 = invalid.
     pub depth_m: Vec<f32>,
     /// Vertex in this camera's frame, metres; NaN = invalid.
@@ -392,11 +393,11 @@ fn make_level(
     let (fx, fy) = (camera.fx as f32, camera.fy as f32);
     let (cx, cy) = (camera.cx as f32, camera.cy as f32);
 
-    let mut intensity_gradient = pool.points(w * h);
+    let mut intensity_gradient = pool.quads(w * h);
     intensity
         .par_iter()
         .with_min_len(4096)
-        .map(|&i| [i, 0.0, 0.0])
+        .map(|&i| [i, 0.0, 0.0, 0.0])
         .collect_into_vec(&mut intensity_gradient);
     intensity_gradient
         .par_chunks_mut(w)
@@ -612,7 +613,10 @@ mod tests {
                 let bits = |v: &[[f32; 3]]| -> Vec<[u32; 3]> {
                     v.iter().map(|p| p.map(f32::to_bits)).collect()
                 };
-                assert_eq!(bits(&a.intensity_gradient), bits(&b.intensity_gradient));
+                let bits4 = |v: &[[f32; 4]]| -> Vec<[u32; 4]> {
+                    v.iter().map(|p| p.map(f32::to_bits)).collect()
+                };
+                assert_eq!(bits4(&a.intensity_gradient), bits4(&b.intensity_gradient));
                 assert_eq!(bits(&a.vertices), bits(&b.vertices));
                 assert_eq!(bits(&a.normals), bits(&b.normals));
             }

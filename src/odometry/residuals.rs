@@ -194,11 +194,14 @@ impl Problem<'_> {
                 let k = v0 * w + u0;
                 let img = &cur.intensity_gradient;
                 let (c00, c01, c10, c11) = (img[k], img[k + 1], img[k + w], img[k + w + 1]);
-                let lerp = |c: usize| {
-                    let top = c00[c] + a * (c01[c] - c00[c]);
-                    let bottom = c10[c] + a * (c11[c] - c10[c]);
-                    top + b * (bottom - top)
-                };
+                // All four lanes at once (the fourth is padding).
+                let mut c = [0.0_f32; 4];
+                for l in 0..4 {
+                    let top = c00[l] + a * (c01[l] - c00[l]);
+                    let bottom = c10[l] + a * (c11[l] - c10[l]);
+                    c[l] = top + b * (bottom - top);
+                }
+                let lerp = |l: usize| c[l];
                 let r = lerp(0) - i_ref;
                 let g = [lerp(1), lerp(2)];
                 if r.is_finite() && g[0].is_finite() && g[1].is_finite() {
