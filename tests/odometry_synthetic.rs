@@ -208,6 +208,51 @@ fn recovers_known_motion_joint() {
     assert_eq!(status, TrackingStatus::Ok);
 }
 
+/// The cost-decrease stop (`convergence_cost_decrease`) against running
+/// each level until the step or the iteration limit stops it: the same
+/// known motion recovered to 1 mm / 0.1° either way, in no more iterations.
+#[test]
+fn cost_decrease_stop_keeps_the_known_motion() {
+    let world_from_reference = corner_view();
+    let reference_from_current = motion();
+    let reference = render(&camera(), &world_from_reference);
+    let current = render(&camera(), &(world_from_reference * reference_from_current));
+    let run = |decrease: f64| {
+        let config = OdometryConfig {
+            convergence_cost_decrease: decrease,
+            ..OdometryConfig::default()
+        };
+        let odometry = RgbdOdometry::new(&camera(), config.clone()).unwrap();
+        let result = odometry
+            .track(
+                &pyramid_of(&reference, &config),
+                &pyramid_of(&current, &config),
+                &Isometry3::identity(),
+            )
+            .unwrap();
+        let (t, r) = errors(&result.reference_from_current, &reference_from_current);
+        let iterations: u32 = result.quality.iterations_per_level.iter().sum();
+        (t, r, iterations)
+    };
+    let (t_off, r_off, iterations_off) = run(0.0);
+    let default = OdometryConfig::default().convergence_cost_decrease;
+    assert!(default > 0.0);
+    let (t, r, iterations) = run(default);
+    eprintln!(
+        "cost stop off: {:.4} mm {:.5}° in {iterations_off} iterations; {default}: {:.4} mm {:.5}° in {iterations}",
+        t_off * 1e3,
+        r_off,
+        t * 1e3,
+        r
+    );
+    assert!(t_off < 1e-3 && r_off < 0.1, "{t_off} m {r_off}°");
+    assert!(t < 1e-3 && r < 0.1, "{t} m {r}°");
+    assert!(
+        iterations <= iterations_off,
+        "{iterations} > {iterations_off}"
+    );
+}
+
 #[test]
 fn frame_to_model_with_rendered_reference_recovers_correction() {
     // The reference is a "raycast" (exact vertices + normals) at a predicted

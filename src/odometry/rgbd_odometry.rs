@@ -328,9 +328,9 @@ impl RgbdOdometry {
                 }
                 let candidate_equations = problem_at(&candidate).accumulate(scales, config);
                 let candidate_prior = prior_at(&candidate);
-                if mean_cost(&candidate_equations, candidate_prior.as_ref())
-                    > mean_cost(&equations, prior_term.as_ref())
-                {
+                let new_cost = mean_cost(&candidate_equations, candidate_prior.as_ref());
+                let old_cost = mean_cost(&equations, prior_term.as_ref());
+                if new_cost > old_cost {
                     converged = true;
                     break;
                 }
@@ -338,6 +338,11 @@ impl RgbdOdometry {
                 equations = candidate_equations;
                 prior_term = candidate_prior;
                 iterations_per_level[level] += 1;
+                // Converged on the cost: the next step would gain less.
+                if old_cost - new_cost < config.convergence_cost_decrease * old_cost {
+                    converged = true;
+                    break;
+                }
             }
             last = Some((equations, scales));
         }
