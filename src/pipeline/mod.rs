@@ -362,9 +362,9 @@ impl Pipeline {
         let is_keyframe = self.decide(frame, pyramid.as_ref(), &tracked)?;
         let integrated = self.integrate(frame, &tracked, &mut timing)?;
         self.update_mesh_and_graph(frame, &tracked, &mut timing)?;
+        self.drop_cached_view();
         let unused = self.reference.take().map(|r| r.pyramid).into_iter();
-        let cached = self.cached_view.take().map(|c| c.view.pyramid);
-        for pyramid in unused.chain(cached).chain(pyramid) {
+        for pyramid in unused.chain(pyramid) {
             self.tracker.recycle(pyramid);
         }
         let result = self.record(frame, tracked, is_keyframe, integrated, timing, started);

@@ -172,14 +172,12 @@ impl Pipeline {
                 timing.track_ms += elapsed_ms(clock);
                 let status = self.check_geometry(result.status, &result.quality);
                 let world_from_camera = if status.is_lost() {
+                    // Retries and relocalisation render afresh.
+                    self.drop_cached_view();
                     *world_from_guess
                 } else {
                     renormalized(world_from_view * result.reference_from_current)
                 };
-                if status.is_lost() {
-                    // Retries and relocalisation render afresh.
-                    self.drop_cached_view();
-                }
                 return Ok(Tracked {
                     world_from_camera,
                     status,

@@ -334,6 +334,8 @@ impl Pipeline {
         if !(new_loops && config.enabled && !self.keyframes.is_empty()) {
             return Ok(result);
         }
+        // The map is rebuilt and the world re-anchored: render afresh.
+        self.drop_cached_view();
         let clock = Instant::now();
         let report = self.correct(frame.timestamp)?;
         let ms = elapsed_ms(clock);
@@ -445,10 +447,6 @@ impl Pipeline {
             }
         }
 
-        // The map is rebuilt and the world re-anchored: render afresh.
-        if let Some(old) = self.cached_view.take() {
-            self.tracker.recycle(old.view.pyramid);
-        }
         // The map follows: rebuild from the stored frames.
         let mut report = LoopCorrectionReport {
             timestamp,
