@@ -5,7 +5,8 @@
 use nalgebra::{Isometry3, Point3, Vector3, Vector6};
 use scenemap::geometry::{exp_se3, log_se3};
 use scenemap::odometry::{
-    OdometryConfig, ResidualTerms, RgbdOdometry, RgbdPyramid, TrackingIssue, TrackingStatus,
+    OdometryConfig, ResidualTerms, RgbdOdometry, RgbdPyramid, TrackingIssue, TrackingResult,
+    TrackingStatus,
 };
 use scenemap::{PinholeCamera, RgbdFrame, Timestamp};
 
@@ -155,24 +156,28 @@ fn errors(estimate: &Isometry3<f64>, expected: &Isometry3<f64>) -> (f64, f64) {
     (e.translation.vector.norm(), e.rotation.angle().to_degrees())
 }
 
+/// Tracks the known 5 cm / 3° motion from the corner view with `config`.
+fn track_known_motion(config: &OdometryConfig) -> TrackingResult {
+    let world_from_reference = corner_view();
+    let reference = render(&camera(), &world_from_reference);
+    let current = render(&camera(), &(world_from_reference * motion()));
+    let odometry = RgbdOdometry::new(&camera(), config.clone()).unwrap();
+    odometry
+        .track(
+            &pyramid_of(&reference, config),
+            &pyramid_of(&current, config),
+            &Isometry3::identity(),
+        )
+        .unwrap()
+}
+
 fn track_with(terms: ResidualTerms) -> (f64, f64, TrackingStatus) {
     let config = OdometryConfig {
         terms,
         ..OdometryConfig::default()
     };
-    let world_from_reference = corner_view();
-    let reference_from_current = motion();
-    let reference = render(&camera(), &world_from_reference);
-    let current = render(&camera(), &(world_from_reference * reference_from_current));
-    let odometry = RgbdOdometry::new(&camera(), config.clone()).unwrap();
-    let result = odometry
-        .track(
-            &pyramid_of(&reference, &config),
-            &pyramid_of(&current, &config),
-            &Isometry3::identity(),
-        )
-        .unwrap();
-    let (t, r) = errors(&result.reference_from_current, &reference_from_current);
+    let result = track_known_motion(&config);
+    let (t, r) = errors(&result.reference_from_current, &motion());
     eprintln!(
         "{terms:?}: error {:.4} mm {:.5}°, iterations {:?}, inliers {:.3}, rms {:.2e} / {:.2e} m, cond {:.1}, status {:?}",
         t * 1e3,
@@ -213,24 +218,13 @@ fn recovers_known_motion_joint() {
 /// known motion recovered to 1 mm / 0.1° either way, in no more iterations.
 #[test]
 fn cost_decrease_stop_keeps_the_known_motion() {
-    let world_from_reference = corner_view();
-    let reference_from_current = motion();
-    let reference = render(&camera(), &world_from_reference);
-    let current = render(&camera(), &(world_from_reference * reference_from_current));
     let run = |decrease: f64| {
         let config = OdometryConfig {
             convergence_cost_decrease: decrease,
             ..OdometryConfig::default()
         };
-        let odometry = RgbdOdometry::new(&camera(), config.clone()).unwrap();
-        let result = odometry
-            .track(
-                &pyramid_of(&reference, &config),
-                &pyramid_of(&current, &config),
-                &Isometry3::identity(),
-            )
-            .unwrap();
-        let (t, r) = errors(&result.reference_from_current, &reference_from_current);
+        let result = track_known_motion(&config);
+        let (t, r) = errors(&result.reference_from_current, &motion());
         let iterations: u32 = result.quality.iterations_per_level.iter().sum();
         (t, r, iterations)
     };

@@ -171,6 +171,7 @@ impl BufferPool {
 mod tests {
     use super::*;
     use crate::geometry::PinholeCamera;
+    use crate::odometry::pyramid::assert_same_levels;
     use crate::odometry::PyramidConfig;
 
     #[test]
@@ -203,25 +204,6 @@ mod tests {
         // The 64 replaced one 8; the 2 was dropped.
         assert_eq!(pool.points(1).capacity(), 8);
         assert_eq!(pool.points(9).capacity(), 64);
-    }
-
-    /// Bitwise equality of two pyramids, field by field.
-    fn assert_same_pyramid(a: &RgbdPyramid, b: &RgbdPyramid) {
-        assert_eq!(a.level_count(), b.level_count());
-        let bits = |v: &[f32]| -> Vec<u32> { v.iter().map(|x| x.to_bits()).collect() };
-        let bits3 =
-            |v: &[[f32; 3]]| -> Vec<[u32; 3]> { v.iter().map(|p| p.map(f32::to_bits)).collect() };
-        for (a, b) in a.levels.iter().zip(&b.levels) {
-            assert_eq!(a.camera, b.camera);
-            assert_eq!(bits(&a.intensity), bits(&b.intensity));
-            assert_eq!(bits(&a.depth_m), bits(&b.depth_m));
-            let bits4 = |v: &[[f32; 4]]| -> Vec<[u32; 4]> {
-                v.iter().map(|p| p.map(f32::to_bits)).collect()
-            };
-            assert_eq!(bits4(&a.intensity_gradient), bits4(&b.intensity_gradient));
-            assert_eq!(bits3(&a.vertices), bits3(&b.vertices));
-            assert_eq!(bits3(&a.normals), bits3(&b.normals));
-        }
     }
 
     /// A tilted plane with a hole and an edge, `w × h`, with a NaN
@@ -295,7 +277,7 @@ mod tests {
                 &mut pool,
             )
             .unwrap();
-            assert_same_pyramid(&pooled, &fresh);
+            assert_same_levels(&pooled.levels, &fresh.levels);
             pool.recycle(pooled);
         }
         // A model view: the level-0 vertices of the scene with some normals.
@@ -322,7 +304,7 @@ mod tests {
                 &mut pool,
             )
             .unwrap();
-            assert_same_pyramid(&pooled, &fresh);
+            assert_same_levels(&pooled.levels, &fresh.levels);
             pool.recycle(pooled);
         }
     }

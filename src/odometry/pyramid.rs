@@ -529,6 +529,24 @@ fn compute_normals(
     });
 }
 
+/// Test oracle: the levels are equal field by field, floats bit for bit.
+#[cfg(test)]
+pub(crate) fn assert_same_levels(a: &[PyramidLevel], b: &[PyramidLevel]) {
+    fn bits<const N: usize>(v: &[[f32; N]]) -> Vec<[u32; N]> {
+        v.iter().map(|p| p.map(f32::to_bits)).collect()
+    }
+    let scalar_bits = |v: &[f32]| -> Vec<u32> { v.iter().map(|x| x.to_bits()).collect() };
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(b) {
+        assert_eq!(a.camera, b.camera);
+        assert_eq!(scalar_bits(&a.intensity), scalar_bits(&b.intensity));
+        assert_eq!(scalar_bits(&a.depth_m), scalar_bits(&b.depth_m));
+        assert_eq!(bits(&a.intensity_gradient), bits(&b.intensity_gradient));
+        assert_eq!(bits(&a.vertices), bits(&b.vertices));
+        assert_eq!(bits(&a.normals), bits(&b.normals));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -606,20 +624,7 @@ mod tests {
             )
             .unwrap();
             assert_eq!(reduced.level_count(), 3 - first);
-            for (a, b) in reduced.levels.iter().zip(&full.levels[first..]) {
-                assert_eq!(a.camera, b.camera);
-                assert_eq!(a.intensity, b.intensity);
-                assert_eq!(a.depth_m, b.depth_m);
-                let bits = |v: &[[f32; 3]]| -> Vec<[u32; 3]> {
-                    v.iter().map(|p| p.map(f32::to_bits)).collect()
-                };
-                let bits4 = |v: &[[f32; 4]]| -> Vec<[u32; 4]> {
-                    v.iter().map(|p| p.map(f32::to_bits)).collect()
-                };
-                assert_eq!(bits4(&a.intensity_gradient), bits4(&b.intensity_gradient));
-                assert_eq!(bits(&a.vertices), bits(&b.vertices));
-                assert_eq!(bits(&a.normals), bits(&b.normals));
-            }
+            assert_same_levels(&reduced.levels, &full.levels[first..]);
         }
     }
 
