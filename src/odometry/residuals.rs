@@ -201,9 +201,8 @@ impl Problem<'_> {
                     let bottom = c10[l] + a * (c11[l] - c10[l]);
                     c[l] = top + b * (bottom - top);
                 }
-                let lerp = |l: usize| c[l];
-                let r = lerp(0) - i_ref;
-                let g = [lerp(1), lerp(2)];
+                let r = c[0] - i_ref;
+                let g = [c[1], c[2]];
                 if r.is_finite() && g[0].is_finite() && g[1].is_finite() {
                     out.photometric = Some((r, photometric_jacobian(p, g, fx, fy)));
                 }
